@@ -1,0 +1,3 @@
+from kernelvis.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``kernelvis`` subcommand (see :mod:`kernelvis.cli`)."""

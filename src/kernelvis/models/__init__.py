@@ -1,0 +1,10 @@
+"""Model zoo, layer/kernel addressing and run-to-layer.
+
+``load_model(spec, weights=None)`` (in :mod:`kernelvis.models.zoo`) returns a :class:`LoadedModel`.
+"""
+
+from kernelvis.models.layers import LayerInfo, check_kernels, conv_layers, resolve_layer, run_to_layer
+from kernelvis.models.loaded import LoadedModel
+from kernelvis.models.preprocessing import Preprocessing
+
+__all__ = ["LayerInfo", "LoadedModel", "Preprocessing", "check_kernels", "conv_layers", "resolve_layer", "run_to_layer"]
