@@ -1,0 +1,104 @@
+# Config validation, wildcard constraints and input helpers. No science here: rules call `kernelvis`.
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+MODELS = {entry["name"]: entry for entry in config["models"]}
+
+
+def _layers_of(model):
+    return list(MODELS[model]["layers"])
+
+
+def kernel_dirs(model):
+    """Every configured kernel directory of one model, in layer order."""
+    return [
+        f"results/{model}/{layer}/kernel_{int(kernel):04d}"
+        for layer, kernels in MODELS[model]["layers"].items()
+        for kernel in kernels
+    ]
+
+
+def _alternatives(names):
+    return "|".join(re.escape(str(name)) for name in names)
+
+
+wildcard_constraints:
+    model=_alternatives(MODELS),
+    layer=_alternatives({layer for model in MODELS for layer in _layers_of(model)}),
+    kernel=r"\d{4}",
+
+
+def kernel_index(wildcards):
+    return int(wildcards.kernel)
+
+
+def model_kernel_files(name):
+    """Input function: one file per configured kernel of the wildcard's model."""
+    return lambda wildcards: [f"{kdir}/{name}" for kdir in kernel_dirs(wildcards.model)]
+
+
+def model_spec(wildcards):
+    return MODELS[wildcards.model]["spec"]
+
+
+def model_weights(model):
+    """The weights file a model's jobs need as input, or [] when the zoo resolves them itself
+    (torch hub cache) or the model needs none."""
+    entry = MODELS[model]
+    if entry.get("train"):
+        return "results/demo/demo_model.pt"
+    if entry.get("weights"):
+        return entry["weights"]
+    return []
+
+
+def weights_option(wildcards, input):
+    return f"--weights {input.weights}" if input.get("weights") else ""
+
+
+def stage_enabled(stage):
+    return bool(config.get(stage, {}).get("enabled", True))
+
+
+def kernel_summary_inputs(wildcards):
+    kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
+    inputs = {
+        "optimal": f"{kdir}/optimal.npz",
+        "decomposition": f"{kdir}/decomposition.npz",
+    }
+    if stage_enabled("refine"):
+        inputs["refined"] = f"{kdir}/refined.npz"
+    if stage_enabled("tuning"):
+        inputs["tuning"] = f"{kdir}/tuning.json"
+    return inputs
+
+
+def model_figures(model):
+    figures = [
+        f"results/{model}/summary.csv",
+        f"results/{model}/figures/depth_grid.png",
+        f"results/{model}/figures/depth_grid.pdf",
+        f"results/{model}/figures/motion_vs_depth.png",
+        f"results/{model}/figures/motion_vs_depth.pdf",
+    ]
+    if stage_enabled("refine"):
+        figures += [f"results/{model}/figures/reliance.png"]
+    if stage_enabled("tuning"):
+        figures += [
+            f"results/{model}/faithfulness.csv",
+            f"results/{model}/figures/faithfulness.png",
+        ]
+    return figures
+
+
+def get_final_output():
+    outputs = []
+    for model in MODELS:
+        outputs += [f"{kdir}/summary.json" for kdir in kernel_dirs(model)]
+        outputs += [f"{kdir}/panel.png" for kdir in kernel_dirs(model)]
+        outputs += model_figures(model)
+    return outputs

@@ -1,0 +1,113 @@
+# Per-model tables and figures assembled from the per-kernel results.
+
+
+rule summary_table:
+    input:
+        model_kernel_files("summary.json"),
+    output:
+        report(
+            "results/{model}/summary.csv",
+            caption="../report/summary_table.rst",
+            category="Tables",
+            labels={"model": "{model}", "table": "summary"},
+        ),
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/summary_table.log",
+    shell:
+        "kernelvis figures table {input} --out {output} > {log} 2>&1"
+
+
+rule depth_grid:
+    input:
+        summaries=model_kernel_files("summary.json"),
+        decompositions=model_kernel_files("decomposition.npz"),
+    output:
+        png=report(
+            "results/{model}/figures/depth_grid.png",
+            caption="../report/depth_grid.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "depth grid"},
+        ),
+        pdf="results/{model}/figures/depth_grid.pdf",
+    params:
+        motion_scale=config["render"].get("motion_scale_px_per_frame") or "auto",
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/depth_grid.log",
+    shell:
+        "kernelvis figures depth-grid {input.summaries} --title {wildcards.model}"
+        " --motion-scale {params.motion_scale} --out {output.png} > {log} 2>&1"
+
+
+rule motion_vs_depth:
+    input:
+        "results/{model}/summary.csv",
+    output:
+        png=report(
+            "results/{model}/figures/motion_vs_depth.png",
+            caption="../report/motion_vs_depth.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "motion vs depth"},
+        ),
+        pdf="results/{model}/figures/motion_vs_depth.pdf",
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/motion_vs_depth.log",
+    shell:
+        "kernelvis figures motion-depth {input} --title {wildcards.model} --out {output.png} > {log} 2>&1"
+
+
+rule reliance_figure:
+    input:
+        "results/{model}/summary.csv",
+    output:
+        png=report(
+            "results/{model}/figures/reliance.png",
+            caption="../report/reliance.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "reliance"},
+        ),
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/reliance_figure.log",
+    shell:
+        "kernelvis figures reliance {input} --title {wildcards.model} --out {output.png} > {log} 2>&1"
+
+
+rule faithfulness:
+    input:
+        summaries=model_kernel_files("summary.json"),
+        clips="results/data/clips.npz",
+        weights=lambda wildcards: model_weights(wildcards.model),
+    output:
+        csv=report(
+            "results/{model}/faithfulness.csv",
+            caption="../report/faithfulness.rst",
+            category="Tables",
+            labels={"model": "{model}", "table": "faithfulness"},
+        ),
+        png=report(
+            "results/{model}/figures/faithfulness.png",
+            caption="../report/faithfulness.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "faithfulness"},
+        ),
+    params:
+        spec=model_spec,
+        weights=weights_option,
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/faithfulness.log",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "kernelvis faithfulness --model {params.spec} {params.weights} --model-name {wildcards.model}"
+        " --summaries {input.summaries} --clips {input.clips} --out {output.csv}"
+        " --figure {output.png} > {log} 2>&1"

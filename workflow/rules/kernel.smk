@@ -1,0 +1,168 @@
+# One job per kernel and stage, so `snakemake results/<model>/<layer>/kernel_0003/summary.json`
+# re-runs just that kernel. Every stage writes its scalars to its own stage JSON; kernel_summary
+# merges them into summary.json (each output has exactly one producing rule).
+
+rule optimize:
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+        clip_stats=(
+            "results/data/clip_stats.json"
+            if config["optimize"].get("use_clip_stats", True)
+            else []
+        ),
+    output:
+        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
+        gif="results/{model}/{layer}/kernel_{kernel}/optimal.gif",
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_optimize.json",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+        clip_stats=lambda wildcards, input: (
+            f"--clip-stats {input.clip_stats}" if input.get("clip_stats") else ""
+        ),
+        options=lambda wildcards: config["optimize"].get("options", ""),
+        steps=config["optimize"]["steps"],
+        restarts=config["optimize"]["restarts"],
+        param=config["optimize"]["param"],
+        preprocessing=config["optimize"]["preprocessing"],
+        seed=config["optimize"]["seed"],
+        device=config.get("device", "cpu"),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/optimize.log",
+    benchmark:
+        "benchmarks/{model}/{layer}/kernel_{kernel}/optimize.tsv"
+    resources:
+        mem_mb=config["resources"]["optimize_mem_mb"],
+        runtime=config["resources"]["optimize_runtime_min"],
+        gpu=config["resources"]["gpu"],
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis optimize --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.optimal})"
+        " --steps {params.steps} --restarts {params.restarts} --param {params.param}"
+        " --preprocessing {params.preprocessing} --seed {params.seed} --device {params.device}"
+        " {params.clip_stats} {params.options} --summary {output.stage} --no-progress > {log} 2>&1"
+
+
+rule decompose:
+    input:
+        "results/{model}/{layer}/kernel_{kernel}/optimal.npz",
+    output:
+        decomposition="results/{model}/{layer}/kernel_{kernel}/decomposition.npz",
+        static="results/{model}/{layer}/kernel_{kernel}/static.png",
+        motion="results/{model}/{layer}/kernel_{kernel}/motion.gif",
+        recon="results/{model}/{layer}/kernel_{kernel}/recon.gif",
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_decompose.json",
+    params:
+        steps=config["decompose"]["steps"],
+        seed=config["decompose"]["seed"],
+        options=config["decompose"].get("options", ""),
+        device=config.get("device", "cpu"),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/decompose.log",
+    benchmark:
+        "benchmarks/{model}/{layer}/kernel_{kernel}/decompose.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=config["resources"]["gpu"],
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis decompose {input} --out $(dirname {output.decomposition})"
+        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options}"
+        " --summary {output.stage} > {log} 2>&1"
+
+
+rule refine:
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
+        decomposition="results/{model}/{layer}/kernel_{kernel}/decomposition.npz",
+    output:
+        refined="results/{model}/{layer}/kernel_{kernel}/refined.npz",
+        texture="results/{model}/{layer}/kernel_{kernel}/texture.png",
+        motion="results/{model}/{layer}/kernel_{kernel}/motion_refined.gif",
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_refine.json",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+        steps=config["refine"]["steps"],
+        seed=config["refine"]["seed"],
+        options=config["refine"].get("options", ""),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/refine.log",
+    benchmark:
+        "benchmarks/{model}/{layer}/kernel_{kernel}/refine.tsv"
+    resources:
+        mem_mb=config["resources"]["optimize_mem_mb"],
+        runtime=config["resources"]["optimize_runtime_min"],
+        gpu=config["resources"]["gpu"],
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis refine --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --dir $(dirname {output.refined})"
+        " --steps {params.steps} --seed {params.seed} {params.options}"
+        " --summary {output.stage} > {log} 2>&1"
+
+
+rule tuning:
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+    output:
+        csv="results/{model}/{layer}/kernel_{kernel}/tuning.csv",
+        json="results/{model}/{layer}/kernel_{kernel}/tuning.json",
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_tuning.json",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+        options=config["tuning"].get("options", ""),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/tuning.log",
+    benchmark:
+        "benchmarks/{model}/{layer}/kernel_{kernel}/tuning.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        gpu=config["resources"]["gpu"],
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis tuning --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.json})"
+        " {params.options} --summary {output.stage} > {log} 2>&1"
+
+
+rule kernel_summary:
+    # Merges the stage JSONs into summary.json and draws the per-kernel panel and animation.
+    input:
+        unpack(kernel_summary_inputs),
+    output:
+        summary="results/{model}/{layer}/kernel_{kernel}/summary.json",
+        panel=report(
+            "results/{model}/{layer}/kernel_{kernel}/panel.png",
+            caption="../report/panel.rst",
+            category="Kernels",
+            subcategory="{model} {layer}",
+            labels={"model": "{model}", "layer": "{layer}", "kernel": "{kernel}"},
+        ),
+        animation="results/{model}/{layer}/kernel_{kernel}/panel.gif",
+    params:
+        model="{model}",
+        motion_scale=config["render"].get("motion_scale_px_per_frame") or "auto",
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/kernel_summary.log",
+    shell:
+        "kernelvis figures kernel --dir $(dirname {output.summary}) --model-name {params.model}"
+        " --layer {wildcards.layer} --motion-scale {params.motion_scale} > {log} 2>&1"
