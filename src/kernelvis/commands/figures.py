@@ -1,0 +1,152 @@
+"""Assemble figures and tables from finished results.
+
+  kernelvis figures kernel --dir results/demo/conv2/kernel_0001          # summary.json + panel.png + panel.gif
+  kernelvis figures table results/demo/*/kernel_*/summary.json --out results/demo/summary.csv
+  kernelvis figures depth-grid results/demo/*/kernel_*/summary.json --out results/demo/figures/depth_grid.png
+  kernelvis figures motion-depth results/demo/summary.csv --out results/demo/figures/motion_vs_depth.png
+  kernelvis figures reliance results/demo/summary.csv --out results/demo/figures/reliance.png
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "assemble per-kernel panels, summary tables and per-model figures"
+STAGE_ORDER = ("optimize", "decompose", "refine", "tuning")
+
+
+def _motion_scale(text: str) -> float | None:
+    return None if text in ("auto", "", "none", "null") else float(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    figures = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+
+    kernel = figures.add_parser("kernel", help="merge a kernel's stage results into summary.json; draw panel.png/gif")
+    kernel.add_argument("--dir", required=True, help="kernel directory (holds optimal.npz, decomposition.npz)")
+    kernel.add_argument("--model-name", default=None, help="model name recorded in summary.json")
+    kernel.add_argument("--layer", default=None)
+    kernel.add_argument("--motion-scale", type=_motion_scale, default=None,
+                        help="px/frame shown at full HSV brightness ('auto' = robust per-kernel scale)")
+
+    table = figures.add_parser("table", help="summary.csv from per-kernel summary.json files")
+    table.add_argument("summaries", nargs="+")
+    table.add_argument("--out", required=True)
+
+    grid = figures.add_parser("depth-grid", help="rows = layers, columns = kernels (PNG + PDF)")
+    grid.add_argument("summaries", nargs="+", help="summary.json files; decomposition.npz is read beside each")
+    grid.add_argument("--out", required=True, help="PNG path; the PDF is written beside it")
+    grid.add_argument("--title", default="")
+    grid.add_argument("--motion-scale", type=_motion_scale, default=None)
+
+    depth = figures.add_parser("motion-depth", help="motion index and speed per layer (PNG + PDF)")
+    depth.add_argument("table", help="summary.csv")
+    depth.add_argument("--out", required=True)
+    depth.add_argument("--title", default="")
+
+    reliance = figures.add_parser("reliance", help="texture/motion reliance per kernel (PNG + PDF)")
+    reliance.add_argument("table", help="summary.csv")
+    reliance.add_argument("--out", required=True)
+    reliance.add_argument("--title", default="")
+
+
+def run(args) -> int:
+    return {"kernel": _kernel, "table": _table, "depth-grid": _depth_grid, "motion-depth": _motion_depth,
+            "reliance": _reliance}[args.figure](args)
+
+
+def _kernel(args) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from kernelvis.errors import BadInputError
+    from kernelvis.io import save_json, write_gif
+    from kernelvis.render.panels import kernel_panel, side_by_side_frames
+    from kernelvis.render.savefig import save_figure
+
+    kernel_dir = Path(args.dir)
+    optimal_path, decomposition_path = kernel_dir / "optimal.npz", kernel_dir / "decomposition.npz"
+    for required in (optimal_path, decomposition_path):
+        if not required.is_file():
+            raise BadInputError(f"{required} is missing: run `kernelvis optimize` and `kernelvis decompose` first")
+    summary_path = kernel_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    for stage in STAGE_ORDER:  # later stages win where keys repeat
+        stage_path = kernel_dir / f"stage_{stage}.json"
+        if stage_path.is_file():
+            summary.update(json.loads(stage_path.read_text()))
+    with np.load(optimal_path) as optimal:
+        video = optimal["video"]
+        summary.setdefault("activation", float(optimal["activation"]))
+        for key in ("model", "layer", "kernel"):
+            if key in optimal.files and key not in summary:
+                value = optimal[key].item()
+                summary[key] = value
+    if args.model_name:
+        summary["model"] = args.model_name
+    if args.layer:
+        summary["layer"] = args.layer
+    if "kernel" not in summary and kernel_dir.name.startswith("kernel_"):
+        summary["kernel"] = int(kernel_dir.name.split("_")[1])
+    with np.load(decomposition_path) as decomposition:
+        static, velocity, recon = decomposition["static"], decomposition["velocity"], decomposition["recon"]
+    title = f"{summary.get('model', '')}  {summary.get('layer', '')}  kernel {summary.get('kernel', '')}"
+    figure = kernel_panel(video, static, velocity, recon, title=title, facts=summary,
+                          motion_scale_px_per_frame=args.motion_scale)
+    save_figure(figure, kernel_dir / "panel.png")
+    write_gif(kernel_dir / "panel.gif", side_by_side_frames(video, velocity, recon, args.motion_scale))
+    save_json(summary_path, summary)  # last: its presence means the kernel is complete
+    print(f"wrote {summary_path}, panel.png, panel.gif")
+    return 0
+
+
+def _table(args) -> int:
+    from kernelvis.analysis.summary_table import write_summary_csv
+
+    rows = write_summary_csv(args.summaries, args.out)
+    print(f"wrote {args.out} ({len(rows)} kernels)")
+    return 0
+
+
+def _depth_grid(args) -> int:
+    import json
+    from collections import OrderedDict
+    from pathlib import Path
+
+    import numpy as np
+
+    from kernelvis.render.figures import depth_grid
+    from kernelvis.render.savefig import save_figure
+
+    cells: OrderedDict[str, list[dict]] = OrderedDict()
+    for summary_path in map(Path, args.summaries):
+        summary = json.loads(summary_path.read_text())
+        with np.load(summary_path.parent / "decomposition.npz") as decomposition:
+            cell = {"static": decomposition["static"], "velocity": decomposition["velocity"]}
+        cell.update({key: summary.get(key) for key in ("kernel", "direction_deg", "speed_px_per_frame")})
+        cells.setdefault(summary.get("layer", summary_path.parent.parent.name), []).append(cell)
+    save_figure(depth_grid(cells, args.title, args.motion_scale), args.out, also_pdf=True)
+    print(f"wrote {args.out} and its PDF")
+    return 0
+
+
+def _motion_depth(args) -> int:
+    from kernelvis.analysis.summary_table import read_summary_csv
+    from kernelvis.render.figures import motion_vs_depth
+    from kernelvis.render.savefig import save_figure
+
+    save_figure(motion_vs_depth(read_summary_csv(args.table), args.title), args.out, also_pdf=True)
+    print(f"wrote {args.out} and its PDF")
+    return 0
+
+
+def _reliance(args) -> int:
+    from kernelvis.analysis.summary_table import read_summary_csv
+    from kernelvis.render.reliance_plot import reliance_figure
+    from kernelvis.render.savefig import save_figure
+
+    save_figure(reliance_figure(read_summary_csv(args.table), args.title), args.out, also_pdf=True)
+    print(f"wrote {args.out} and its PDF")
+    return 0

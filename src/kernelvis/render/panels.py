@@ -1,0 +1,85 @@
+"""Per-kernel panel (PNG) and side-by-side animation (GIF).
+
+Panel: the static texture with mean-motion arrows (left), then rows of frames: the optimal input
+(stage 1), the HSV motion (hue = direction on the colour wheel, brightness = speed) and the
+reconstruction W(I, D_t); the colour wheel and the kernel's numbers on the right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernelvis.io import normalize_to_unit_range
+from kernelvis.render.savefig import plt
+
+
+def frame_indices(frames: int, count: int) -> list[int]:
+    """``count`` evenly spaced frame indices from 0 to frames-1."""
+    return sorted({int(round(i)) for i in np.linspace(0, frames - 1, min(count, frames))})
+
+
+def mean_velocity(velocity: np.ndarray) -> np.ndarray:
+    """Time-averaged velocity [H, W, 2] over frames 1..T-1 (frame 0 carries no motion by definition)."""
+    return velocity[1:].mean(axis=0) if len(velocity) > 1 else velocity[0]
+
+
+def kernel_panel(optimal_video: np.ndarray, static: np.ndarray, velocity: np.ndarray, recon: np.ndarray,
+                 title: str = "", facts: dict | None = None, motion_scale_px_per_frame: float | None = None,
+                 frames_shown: int = 6):
+    """A matplotlib Figure of one kernel (see module docstring)."""
+    from kernelvis.render.arrows import draw_motion_arrows
+    from kernelvis.render.motion import color_wheel, velocity_to_rgb
+
+    shown = frame_indices(len(optimal_video), frames_shown)
+    motion_rgb = velocity_to_rgb(velocity, motion_scale_px_per_frame)
+    optimal_display = normalize_to_unit_range(optimal_video)
+    rows = [("optimal input", optimal_display), ("motion", motion_rgb), ("reconstruction", np.clip(recon, 0, 1))]
+    columns = len(shown) + 2
+    figure = plt.figure(figsize=(1.5 * columns + 1.5, 1.6 * len(rows) + 0.6))
+    grid = figure.add_gridspec(len(rows), columns, width_ratios=[2.2] + [1] * len(shown) + [1.2])
+    static_axes = figure.add_subplot(grid[:, 0])
+    static_axes.imshow(np.clip(static, 0, 1))
+    draw_motion_arrows(static_axes, mean_velocity(velocity))
+    static_axes.set_title("static texture + motion", fontsize=8)
+    static_axes.axis("off")
+    for row, (label, clip) in enumerate(rows):
+        for column, t in enumerate(shown):
+            axes = figure.add_subplot(grid[row, column + 1])
+            axes.imshow(clip[t], interpolation="nearest")
+            axes.set_xticks([])
+            axes.set_yticks([])
+            if column == 0:
+                axes.set_ylabel(label, fontsize=8)
+            if row == 0:
+                axes.set_title(f"t={t}", fontsize=7)
+    wheel_axes = figure.add_subplot(grid[1, -1])
+    wheel_axes.imshow(color_wheel(64))
+    wheel_axes.set_title("direction", fontsize=7)
+    wheel_axes.axis("off")
+    text_axes = figure.add_subplot(grid[0, -1])
+    text_axes.axis("off")
+    text_axes.text(0, 1, _facts_text(facts or {}), fontsize=6.5, va="top", family="monospace")
+    figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def _facts_text(facts: dict) -> str:
+    labels = [("activation", "act"), ("recon_psnr_db", "PSNR dB"), ("direction_deg", "dir °"),
+              ("direction_strength", "coherence"), ("speed_px_per_frame", "px/frame"),
+              ("motion_index", "motion idx"), ("motion_reliance", "motion rel"),
+              ("texture_reliance", "texture rel"), ("dsi", "DSI"), ("preferred_direction_deg", "tuned °")]
+    lines = [f"{short:>11} {facts[key]:.3g}" for key, short in labels if isinstance(facts.get(key), (int, float))]
+    return "\n".join(lines)
+
+
+def side_by_side_frames(optimal_video: np.ndarray, velocity: np.ndarray, recon: np.ndarray,
+                        motion_scale_px_per_frame: float | None = None, upscale: int = 3,
+                        gap_px: int = 2) -> np.ndarray:
+    """[T, H*u, 3*W*u + gaps, 3] frames: optimal input | HSV motion | reconstruction (as the paper's GIFs)."""
+    from kernelvis.render.motion import velocity_to_rgb
+
+    parts = [normalize_to_unit_range(optimal_video), velocity_to_rgb(velocity, motion_scale_px_per_frame),
+             np.clip(recon, 0, 1)]
+    parts = [part.repeat(upscale, axis=1).repeat(upscale, axis=2) for part in parts]
+    gap = np.ones(parts[0].shape[:2] + (gap_px, 3), dtype=np.float32)
+    return np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=2)
