@@ -1,0 +1,196 @@
+"""Faithfulness: does the visualized motion of a kernel agree with how the kernel is tuned?
+
+For every kernel directory ``results/{model}/{layer}/kernel_{k:04d}/`` holding ``summary.json``
+(stage 2's ``direction_deg``, ``direction_strength``; stage 1's ``activation``) and ``tuning.json``
+(``preferred_direction_deg``, ``dsi``, ``best_grating_activation``), one row puts the two side by side
+with their angular difference. A kernel is *direction selective* when its DSI exceeds
+``DSI_THRESHOLD``; its visualization *agrees* when the visualized direction lies within
+``MAX_ERROR_DEG`` of the preferred one. Per layer, agreement = agreeing / selective kernels.
+
+The optimal input's activation is also set against the best grating's and the best natural clip's
+(same channel-mean objective): a ratio above 1 says the optimization found something the kernel
+likes more than any probe stimulus, as it should.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kernelvis.analysis.tuning import channel_responses, write_csv
+from kernelvis.errors import BadInputError
+from kernelvis.geometry import angular_difference_deg
+from kernelvis.models.loaded import LoadedModel
+
+DSI_THRESHOLD = 0.3
+MAX_ERROR_DEG = 30.0
+KERNEL_DIR = re.compile(r"^kernel_(\d+)$")
+
+COLUMNS = ("model", "layer", "kernel", "preferred_direction_deg", "dsi", "preferred_speed_px_per_frame",
+           "direction_deg", "direction_strength", "speed_px_per_frame", "angular_error_deg", "direction_selective",
+           "agrees", "activation", "best_grating_activation", "activation_vs_best_grating", "best_clip_activation",
+           "activation_vs_best_clip")
+LAYER_COLUMNS = ("model", "layer", "kernels", "selective", "agreeing", "agreement", "median_error_deg")
+
+
+def _natural_key(text: str):
+    """layer2 before layer10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError as error:
+        raise BadInputError(f"{path} is not valid JSON: {error}") from None
+
+
+def _number(record: dict, key: str) -> float:
+    value = record.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if math.isfinite(numerator) and math.isfinite(denominator) and denominator > 0 else math.nan
+
+
+def kernel_directories(results_dir: str | Path, model_name: str) -> list[tuple[str, int, Path]]:
+    """(layer, kernel, directory) of every kernel directory of a model, layers in natural order."""
+    model_dir = Path(results_dir) / model_name
+    if not model_dir.is_dir():
+        raise BadInputError(f"no results for model {model_name!r}: {model_dir} is not a directory")
+    found = []
+    for layer_dir in sorted((p for p in model_dir.iterdir() if p.is_dir()), key=lambda p: _natural_key(p.name)):
+        for kernel_dir in sorted(layer_dir.iterdir()):
+            match = KERNEL_DIR.match(kernel_dir.name)
+            if match and kernel_dir.is_dir():
+                found.append((layer_dir.name, int(match.group(1)), kernel_dir))
+    return found
+
+
+def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tuning: dict,
+                     best_clip_activation: float = math.nan) -> dict:
+    """One kernel's row (see :data:`COLUMNS`); missing inputs give NaN, never an error."""
+    preferred, decomposed = _number(tuning, "preferred_direction_deg"), _number(summary, "direction_deg")
+    dsi = _number(tuning, "dsi")
+    error = float(angular_difference_deg(preferred, decomposed)) if math.isfinite(preferred) and math.isfinite(decomposed) else math.nan
+    selective = math.isfinite(dsi) and dsi > DSI_THRESHOLD and math.isfinite(error)
+    activation, grating = _number(summary, "activation"), _number(tuning, "best_grating_activation")
+    if not math.isfinite(best_clip_activation):
+        best_clip_activation = _number(summary, "best_clip_activation")
+    return {
+        "model": model_name, "layer": layer, "kernel": int(kernel),
+        "preferred_direction_deg": preferred, "dsi": dsi,
+        "preferred_speed_px_per_frame": _number(tuning, "preferred_speed_px_per_frame"),
+        "direction_deg": decomposed, "direction_strength": _number(summary, "direction_strength"),
+        "speed_px_per_frame": _number(summary, "speed_px_per_frame"),
+        "angular_error_deg": error, "direction_selective": int(selective),
+        "agrees": int(selective and error <= MAX_ERROR_DEG),
+        "activation": activation, "best_grating_activation": grating,
+        "activation_vs_best_grating": _ratio(activation, grating),
+        "best_clip_activation": best_clip_activation,
+        "activation_vs_best_clip": _ratio(activation, best_clip_activation),
+    }
+
+
+def layer_agreement(rows: Sequence[dict]) -> list[dict]:
+    """Per layer (in row order): kernels, selective (DSI > threshold), agreeing, their share, median error."""
+    table = []
+    for layer in dict.fromkeys(row["layer"] for row in rows):
+        members = [row for row in rows if row["layer"] == layer]
+        selective = [row for row in members if row["direction_selective"]]
+        agreeing = sum(row["agrees"] for row in selective)
+        errors = [row["angular_error_deg"] for row in selective]
+        table.append({"model": members[0]["model"], "layer": layer, "kernels": len(members),
+                      "selective": len(selective), "agreeing": agreeing,
+                      "agreement": agreeing / len(selective) if selective else math.nan,
+                      "median_error_deg": float(np.median(errors)) if errors else math.nan})
+    return table
+
+
+def load_clips(path: str | Path) -> np.ndarray:
+    """Clips float32 [N, T, H, W, 3] in [0, 1] from a ``clips.npz`` (uint8 or float; key clips/videos/video)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"clips file not found: {path}")
+    with np.load(path) as archive:
+        key = next((k for k in ("clips", "videos", "video") if k in archive.files), None)
+        if key is None:
+            raise BadInputError(f"{path} has no array 'clips' (it has: {', '.join(archive.files)})")
+        clips = np.asarray(archive[key])
+    if clips.ndim == 4:
+        clips = clips[None]
+    if clips.ndim != 5 or clips.shape[-1] != 3:
+        raise BadInputError(f"{path}: expected clips shaped [N, T, H, W, 3], got {list(clips.shape)}")
+    return clips.astype(np.float32) / 255.0 if clips.dtype == np.uint8 else clips.astype(np.float32)
+
+
+def fit_clips(clips: np.ndarray, frames: int, size: int) -> np.ndarray:
+    """Clips at the model's native shape: the first ``frames`` frames (looped if too few), the central
+    square crop resized to ``size`` (bilinear). What a model would see of them at evaluation."""
+    import torch
+    import torch.nn.functional as F
+
+    repeats = -(-frames // clips.shape[1])
+    clips = np.concatenate([clips] * repeats, axis=1)[:, :frames]
+    height, width = clips.shape[2:4]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    clips = clips[:, :, top:top + side, left:left + side]
+    if side == size:
+        return np.ascontiguousarray(clips)
+    n, t = clips.shape[:2]
+    flat = torch.from_numpy(np.ascontiguousarray(clips)).reshape(n * t, side, side, 3).permute(0, 3, 1, 2)
+    resized = F.interpolate(flat, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size)
+    return resized.permute(0, 2, 3, 1).reshape(n, t, size, size, 3).clamp(0, 1).numpy()
+
+
+def best_clip_activations(model: LoadedModel, layer: str, kernels: Sequence[int], clips: np.ndarray,
+                          objective: str = "channel", batch_size: int = 16) -> np.ndarray:
+    """Each kernel's largest response over the clips (float64 [len(kernels)]), one pass per chunk of clips."""
+    clips = fit_clips(clips, model.preprocessing.frames, model.preprocessing.size)
+    return channel_responses(model, layer, kernels, clips, objective, batch_size=batch_size).max(axis=0)
+
+
+def build_faithfulness(results_dir: str | Path, model_name: str, model: LoadedModel | None = None,
+                       clips: np.ndarray | None = None) -> tuple[list[dict], list[dict]]:
+    """(per-kernel rows, per-layer agreement) for a model's result tree; with ``model`` and ``clips``
+    the best natural-clip activation is measured, else read from summary.json when present."""
+    found = kernel_directories(results_dir, model_name)
+    if not found:
+        raise BadInputError(f"no kernel_NNNN directories under {Path(results_dir) / model_name}")
+    clip_best: dict[tuple[str, int], float] = {}
+    if model is not None and clips is not None:
+        for layer in dict.fromkeys(layer for layer, _, _ in found):
+            kernels = [kernel for name, kernel, _ in found if name == layer]
+            for kernel, value in zip(kernels, best_clip_activations(model, layer, kernels, clips)):
+                clip_best[(layer, kernel)] = float(value)
+    rows = [faithfulness_row(model_name, layer, kernel, _read_json(directory / "summary.json"),
+                             _read_json(directory / "tuning.json"), clip_best.get((layer, kernel), math.nan))
+            for layer, kernel, directory in found]
+    return rows, layer_agreement(rows)
+
+
+def save_faithfulness(rows: list[dict], agreement: list[dict], out_csv: str | Path) -> list[Path]:
+    """``faithfulness.csv`` at ``out_csv`` and ``faithfulness_layers.csv`` beside it."""
+    out_csv = Path(out_csv)
+    layers_csv = out_csv.with_name(out_csv.stem + "_layers.csv")
+    write_csv(out_csv, rows, COLUMNS)
+    write_csv(layers_csv, agreement, LAYER_COLUMNS)
+    return [out_csv, layers_csv]
+
+
+def format_agreement_table(agreement: Sequence[dict]) -> str:
+    """A markdown table of per-layer agreement (what the README and benchmarks print)."""
+    lines = [f"| layer | kernels | DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | median error |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for entry in agreement:
+        share = f"{100 * entry['agreement']:.0f} %" if math.isfinite(entry["agreement"]) else "–"
+        median = f"{entry['median_error_deg']:.0f}°" if math.isfinite(entry["median_error_deg"]) else "–"
+        lines.append(f"| {entry['layer']} | {entry['kernels']} | {entry['selective']} | {entry['agreeing']} | {share} | {median} |")
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""Per model: set each kernel's tuning (preferred direction, DSI) beside the direction of its visualized
+motion (decomposition), and report per layer the share of direction-selective kernels (DSI > 0.3)
+whose visualized motion lies within 30° of their preferred direction.
+
+Reads results/{model}/{layer}/kernel_NNNN/{summary,tuning}.json; writes OUT (faithfulness.csv),
+faithfulness_layers.csv beside it and figures/faithfulness.png|pdf in OUT's folder. With --clips, the
+best natural clip's activation (same objective) is measured per kernel for the activation ratios.
+"""
+
+from __future__ import annotations
+
+HELP = "agreement of visualized motion with direction tuning, per kernel and per layer"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", required=True, help="model name as used in the results tree (a zoo name or SPEC)")
+    parser.add_argument("--results", default="results", help="results root holding MODEL/LAYER/kernel_NNNN/")
+    parser.add_argument("--out", default=None, help="CSV to write (default: RESULTS/MODEL/faithfulness.csv)")
+    parser.add_argument("--clips", default=None, help="clips.npz for the best-natural-clip activation (loads the model)")
+    parser.add_argument("--weights", default=None, help="checkpoint for --clips")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from kernelvis.analysis.faithfulness import (build_faithfulness, format_agreement_table, load_clips,
+                                                 save_faithfulness, DSI_THRESHOLD, MAX_ERROR_DEG)
+    from kernelvis.render.tuning_plot import faithfulness_figure, save_figure
+
+    out = Path(args.out) if args.out else Path(args.results) / args.model / "faithfulness.csv"
+    model = clips = None
+    if args.clips:
+        from kernelvis.models.zoo import load_model
+
+        clips = load_clips(args.clips)
+        model = load_model(args.model, weights=args.weights)
+    rows, agreement = build_faithfulness(args.results, args.model, model, clips)
+    figure = faithfulness_figure(rows, agreement, DSI_THRESHOLD, MAX_ERROR_DEG, title=f"{args.model}: tuning vs visualized motion")
+    save_figure(figure, out.parent / "figures" / "faithfulness.png")
+    save_faithfulness(rows, agreement, out)
+    print(format_agreement_table(agreement))
+    print(f"-> {out}")
+    return 0

@@ -1,0 +1,112 @@
+"""Faithfulness tables: tuning beside visualized motion, per kernel and per layer, on known answers."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kernelvis.analysis.faithfulness import (best_clip_activations, build_faithfulness, fit_clips, layer_agreement,
+                                             save_faithfulness)
+from kernelvis.data.synthetic import drifting_grating
+from kernelvis.errors import BadInputError
+from kernelvis.models.planted import PlantedUnit, planted_model
+from kernelvis.optimize.activation import kernel_activation
+
+
+def _kernel(results, layer, kernel, summary=None, tuning=None):
+    directory = results / "toy" / layer / f"kernel_{kernel:04d}"
+    directory.mkdir(parents=True)
+    if summary is not None:
+        (directory / "summary.json").write_text(json.dumps(summary))
+    if tuning is not None:
+        (directory / "tuning.json").write_text(json.dumps(tuning))
+
+
+@pytest.fixture()
+def toy_results(tmp_path):
+    results = tmp_path / "results"
+    # layer conv2: selective and agreeing across the 0/360 wrap (error 20°), selective but opposite (180°),
+    # not selective (DSI 0.1, ignored), and one with no tuning yet.
+    _kernel(results, "conv2", 0, {"direction_deg": 350.0, "direction_strength": 0.9, "activation": 4.0},
+            {"preferred_direction_deg": 10.0, "dsi": 0.9, "best_grating_activation": 2.0})
+    _kernel(results, "conv2", 1, {"direction_deg": 90.0, "direction_strength": 0.8, "activation": 1.0},
+            {"preferred_direction_deg": 270.0, "dsi": 0.5, "best_grating_activation": 4.0})
+    _kernel(results, "conv2", 2, {"direction_deg": 0.0, "direction_strength": 0.2, "activation": 1.0},
+            {"preferred_direction_deg": 120.0, "dsi": 0.1, "best_grating_activation": 1.0})
+    _kernel(results, "conv2", 3, {"direction_deg": 0.0, "activation": 1.0})
+    # layer conv10 sorts after conv2 (natural order): one agreeing kernel.
+    _kernel(results, "conv10", 5, {"direction_deg": 44.0, "activation": 3.0},
+            {"preferred_direction_deg": 60.0, "dsi": 0.31, "best_grating_activation": 3.0})
+    (results / "toy" / "conv2" / "notes").mkdir()  # not a kernel directory: ignored
+    return results
+
+
+def test_rows_and_layer_agreement_on_known_answers(toy_results):
+    rows, agreement = build_faithfulness(toy_results, "toy")
+    assert [(row["layer"], row["kernel"]) for row in rows] == [("conv2", 0), ("conv2", 1), ("conv2", 2), ("conv2", 3), ("conv10", 5)]
+    first, opposite, weak, untuned, deep = rows
+    assert first["angular_error_deg"] == pytest.approx(20.0)
+    assert first["agrees"] == 1 and first["activation_vs_best_grating"] == pytest.approx(2.0)
+    assert opposite["angular_error_deg"] == pytest.approx(180.0) and opposite["direction_selective"] == 1
+    assert opposite["agrees"] == 0
+    assert weak["direction_selective"] == 0
+    assert math.isnan(untuned["dsi"]) and untuned["direction_selective"] == 0
+    assert math.isnan(first["best_clip_activation"])
+    by_layer = {entry["layer"]: entry for entry in agreement}
+    assert [entry["layer"] for entry in agreement] == ["conv2", "conv10"]
+    assert (by_layer["conv2"]["kernels"], by_layer["conv2"]["selective"], by_layer["conv2"]["agreeing"]) == (4, 2, 1)
+    assert by_layer["conv2"]["agreement"] == pytest.approx(0.5)
+    assert by_layer["conv2"]["median_error_deg"] == pytest.approx(100.0)
+    assert by_layer["conv10"]["agreement"] == pytest.approx(1.0)
+
+
+def test_layer_without_selective_kernels_has_undefined_agreement():
+    rows = [{"model": "m", "layer": "a", "direction_selective": 0, "agrees": 0, "angular_error_deg": 5.0}]
+    (entry,) = layer_agreement(rows)
+    assert entry["selective"] == 0 and math.isnan(entry["agreement"])
+
+
+def test_save_writes_both_csvs(toy_results, tmp_path):
+    rows, agreement = build_faithfulness(toy_results, "toy")
+    out = tmp_path / "out" / "faithfulness.csv"
+    save_faithfulness(rows, agreement, out)
+    with open(out) as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == 5 and float(table[0]["angular_error_deg"]) == pytest.approx(20.0)
+    assert table[3]["dsi"] == ""  # missing, not a made-up number
+    with open(out.with_name("faithfulness_layers.csv")) as handle:
+        layers = list(csv.DictReader(handle))
+    assert [row["layer"] for row in layers] == ["conv2", "conv10"] and float(layers[0]["agreement"]) == 0.5
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(BadInputError, match="no results for model"):
+        build_faithfulness(tmp_path, "nothing")
+
+
+def test_best_clip_activation_is_the_response_to_the_best_clip():
+    units = [PlantedUnit("drift", 45.0), PlantedUnit("drift", 225.0)]
+    model = planted_model(units, frames=8, size=24)
+    # Clips stored larger than the model's input (as sampled clips are): 12 frames of 32x40.
+    clips = np.stack([drifting_grating(12, 40, direction, 0.125, 0.125).video[:, 4:36] for direction in (45.0, 225.0, 0.0)])
+    best = best_clip_activations(model, "energy", [0, 1], clips, batch_size=2)
+    fitted = torch.from_numpy(fit_clips(clips, 8, 24)).permute(0, 4, 1, 2, 3)
+    assert fitted.shape == (3, 3, 8, 24, 24)
+    for kernel, own_clip in ((0, 0), (1, 1)):
+        expected = kernel_activation(model, "energy", fitted, kernel)
+        assert int(expected.argmax()) == own_clip  # each unit likes the grating moving its way best
+        assert best[kernel] == pytest.approx(float(expected.max()), rel=1e-5)
+
+
+def test_faithfulness_command_writes_tables_and_figure(toy_results, capsys):
+    from kernelvis.cli import main
+
+    assert main(["faithfulness", "--model", "toy", "--results", str(toy_results)]) == 0
+    out_dir = toy_results / "toy"
+    assert (out_dir / "faithfulness.csv").is_file() and (out_dir / "faithfulness_layers.csv").is_file()
+    assert (out_dir / "figures" / "faithfulness.png").stat().st_size > 1000
+    assert (out_dir / "figures" / "faithfulness.pdf").is_file()
+    assert "| conv2 | 4 | 2 | 1 | 50 % |" in capsys.readouterr().out
