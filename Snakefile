@@ -1,11 +1,15 @@
 # kernelvis: texture and motion of 3D-CNN kernels, per model and depth (DESIGN §3 "Workflow").
 # Run: `snakemake --cores all` (embedded default: config/config.yaml), or `--configfile config/paper.yaml`.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.1.0")
 
 
-configfile: "config/config.yaml"
+# Resolved beside this file, so `--directory elsewhere` still finds the default (a --configfile
+# given on the command line updates it; `models` is a list, so it is replaced whole).
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -1,0 +1,169 @@
+"""The Snakemake workflow, run for real on the tiny CI config (.test/config/config.yaml).
+
+One end-to-end run (module-scoped fixture) is checked for: every kernel's files, one summary.csv row per
+kernel, non-blank figures; re-running one kernel touches nothing else; a run killed mid-optimization
+resumes to the same arrays; and a dry run of config/paper.yaml with fake local weights and a Kinetics
+fixture lists the expected jobs.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+
+
+def snakemake_command(workdir: Path, *args: str, configfile: Path = TEST_CONFIG) -> list[str]:
+    return [str(BIN / "snakemake"), *args, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(configfile), "--cores", "2"]
+
+
+def run_snakemake(workdir: Path, *args: str, configfile: Path = TEST_CONFIG, timeout: int = 600):
+    environment = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
+    result = subprocess.run(snakemake_command(workdir, *args, configfile=configfile), capture_output=True,
+                            text=True, env=environment, timeout=timeout)
+    assert result.returncode == 0, f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    return result
+
+
+def load_test_config() -> dict:
+    return yaml.safe_load(TEST_CONFIG.read_text())
+
+
+def kernel_dirs(root: Path) -> list[Path]:
+    return [root / "results" / entry["name"] / layer / f"kernel_{kernel:04d}"
+            for entry in load_test_config()["models"] for layer, kernels in entry["layers"].items() for kernel in kernels]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    started = time.perf_counter()
+    run_snakemake(workdir)
+    print(f"whole test DAG: {time.perf_counter() - started:.1f} s")
+    return workdir
+
+
+def _not_blank(png: Path) -> bool:
+    import imageio.v3 as iio
+
+    image = iio.imread(png).astype(np.float32)
+    return image.std() > 5.0
+
+
+def test_every_kernel_has_its_files(finished_run):
+    for kernel_dir in kernel_dirs(finished_run):
+        for name in ["optimal.npz", "optimal.gif", "decomposition.npz", "static.png", "motion.gif", "recon.gif",
+                     "refined.npz", "texture.png", "tuning.json", "summary.json", "panel.png", "panel.gif"]:
+            assert (kernel_dir / name).is_file(), f"{kernel_dir / name} missing"
+        assert _not_blank(kernel_dir / "panel.png")
+        with np.load(kernel_dir / "decomposition.npz") as decomposition:
+            frames, height, width = decomposition["velocity"].shape[:3]
+            assert decomposition["static"].shape == (height, width, 3)
+            assert np.all(decomposition["velocity"][0] == 0)
+
+
+def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
+    for entry in load_test_config()["models"]:
+        model_dir = finished_run / "results" / entry["name"]
+        with open(model_dir / "summary.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        expected = sorted((layer, kernel) for layer, kernels in entry["layers"].items() for kernel in kernels)
+        assert sorted((row["layer"], int(row["kernel"])) for row in rows) == expected
+        for row in rows:
+            for column in ["activation", "recon_psnr_db", "direction_deg", "direction_strength",
+                           "speed_px_per_frame", "motion_index", "motion_reliance", "dsi"]:
+                assert np.isfinite(float(row[column])), (column, row)
+        for figure in ["depth_grid.png", "depth_grid.pdf", "motion_vs_depth.png", "motion_vs_depth.pdf",
+                       "reliance.png", "faithfulness.png"]:
+            path = model_dir / "figures" / figure
+            assert path.is_file() and path.stat().st_size > 1000, path
+            if path.suffix == ".png":
+                assert _not_blank(path), path
+        assert (model_dir / "faithfulness.csv").is_file()
+
+
+def test_rerunning_one_kernel_touches_nothing_else(finished_run):
+    target_dir = kernel_dirs(finished_run)[0]
+    before = {path: path.stat().st_mtime_ns for path in (finished_run / "results").rglob("*") if path.is_file()}
+    for name in ["summary.json", "panel.png", "panel.gif", "decomposition.npz", "stage_decompose.json"]:
+        (target_dir / name).unlink()
+    target = str((target_dir / "summary.json").relative_to(finished_run))
+    run_snakemake(finished_run, target)
+    after = {path: path.stat().st_mtime_ns for path in (finished_run / "results").rglob("*") if path.is_file()}
+    changed = {path for path in after if before.get(path) != after[path]}
+    assert changed, "the kernel was not re-made"
+    assert all(path.parent == target_dir for path in changed), sorted(map(str, changed))
+    assert (target_dir / "summary.json").is_file()
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    """Kill snakemake while the optimization is running; nothing half-written survives and a resumed
+    run ends with the same arrays as an uninterrupted one."""
+    config = load_test_config()
+    config["models"] = [{"name": "planted", "spec": "planted", "layers": {"energy": [1]}}]
+    config["optimize"]["steps"] = 300
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    target = "results/planted/energy/kernel_0001/optimal.npz"
+
+    reference = tmp_path / "reference"
+    run_snakemake(reference, target, configfile=configfile)
+
+    interrupted = tmp_path / "interrupted"
+    environment = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
+    process = subprocess.Popen(snakemake_command(interrupted, target, configfile=configfile), env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = interrupted / "logs" / "planted" / "energy" / "kernel_0001" / "optimize.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.is_file() and log.stat().st_size > 0):
+        time.sleep(0.2)
+    time.sleep(1.0)  # mid-optimization
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    kernel_dir = interrupted / "results" / "planted" / "energy" / "kernel_0001"
+    assert not (kernel_dir / "optimal.npz").exists(), "a killed optimization left an output behind"
+
+    run_snakemake(interrupted, target, configfile=configfile)
+    with np.load(reference / target) as expected, np.load(interrupted / target) as resumed:
+        np.testing.assert_array_equal(expected["video"], resumed["video"])
+        assert float(expected["activation"]) == float(resumed["activation"])
+
+
+def test_paper_config_dry_run_lists_the_expected_jobs(tmp_path):
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    for entry in paper["models"]:  # fake local weights where the config expects them
+        weights = tmp_path / entry["weights"]
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        weights.write_bytes(b"fake")
+    annotations = tmp_path / paper["data"]["annotations"]
+    annotations.parent.mkdir(parents=True, exist_ok=True)
+    annotations.write_text("label,youtube_id,time_start,time_end,split\n"
+                           + "".join(f"{label},abcdefghij{i},0,10,val\n" for i, label in enumerate(paper["data"]["classes"])))
+    result = run_snakemake(tmp_path, "-n", configfile=REPO / "config" / "paper.yaml")
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    n_kernels = sum(len(kernels) for entry in paper["models"] for kernels in entry["layers"].values())
+    assert n_kernels == 75
+    for rule in ["optimize", "decompose", "refine", "tuning", "kernel_summary"]:
+        assert counts.get(rule) == n_kernels, (rule, counts)
+    assert counts.get("sample_clips") == 1 and "synthetic_clips" not in counts and "train_demo" not in counts
+    assert "fetch_weights" not in counts  # local weights are used as they are
+    for rule in ["summary_table", "depth_grid", "motion_vs_depth"]:
+        assert counts.get(rule) == len(paper["models"])
