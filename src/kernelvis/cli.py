@@ -27,6 +27,7 @@ COMMANDS = {
     "synthetic-clips": "kernelvis.commands.synthetic_clips",
     "train-demo": "kernelvis.commands.train_demo",
     "figures": "kernelvis.commands.figures",
+    "fetch-weights": "kernelvis.commands.fetch_weights",
     "deconvnet": "kernelvis.commands.deconvnet",
     "invert": "kernelvis.commands.invert",
     "dissect": "kernelvis.commands.dissect",
