@@ -110,3 +110,17 @@ def test_faithfulness_command_writes_tables_and_figure(toy_results, capsys):
     assert (out_dir / "figures" / "faithfulness.png").stat().st_size > 1000
     assert (out_dir / "figures" / "faithfulness.pdf").is_file()
     assert "| conv2 | 4 | 2 | 1 | 50 % |" in capsys.readouterr().out
+
+
+def test_faithfulness_command_with_explicit_summaries_as_the_workflow_calls_it(toy_results, tmp_path, capsys):
+    from kernelvis.cli import main
+
+    summaries = [str(toy_results / "toy" / "conv10" / "kernel_0005" / "summary.json"),
+                 str(toy_results / "toy" / "conv2" / "kernel_0001" / "summary.json")]
+    out, figure = tmp_path / "f.csv", tmp_path / "fig" / "f.png"
+    assert main(["faithfulness", "--model", "demo", "--model-name", "toy", "--summaries", *summaries,
+                 "--out", str(out), "--figure", str(figure)]) == 0
+    with open(out) as handle:
+        table = list(csv.DictReader(handle))
+    assert [(row["layer"], row["kernel"], row["agrees"]) for row in table] == [("conv10", "5", "1"), ("conv2", "1", "0")]
+    assert figure.is_file() and figure.with_suffix(".pdf").is_file()

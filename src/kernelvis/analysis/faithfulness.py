@@ -73,6 +73,18 @@ def kernel_directories(results_dir: str | Path, model_name: str) -> list[tuple[s
     return found
 
 
+def kernel_directories_of(summary_paths: Sequence[str | Path]) -> list[tuple[str, int, Path]]:
+    """(layer, kernel, directory) from explicit ``.../{layer}/kernel_NNNN/summary.json`` paths (as a workflow
+    passes them), in the order given."""
+    found = []
+    for path in map(Path, summary_paths):
+        match = KERNEL_DIR.match(path.parent.name)
+        if not match:
+            raise BadInputError(f"{path} is not inside a kernel_NNNN directory")
+        found.append((path.parent.parent.name, int(match.group(1)), path.parent))
+    return found
+
+
 def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tuning: dict,
                      best_clip_activation: float = math.nan) -> dict:
     """One kernel's row (see :data:`COLUMNS`); missing inputs give NaN, never an error."""
@@ -158,10 +170,12 @@ def best_clip_activations(model: LoadedModel, layer: str, kernels: Sequence[int]
 
 
 def build_faithfulness(results_dir: str | Path, model_name: str, model: LoadedModel | None = None,
-                       clips: np.ndarray | None = None) -> tuple[list[dict], list[dict]]:
-    """(per-kernel rows, per-layer agreement) for a model's result tree; with ``model`` and ``clips``
-    the best natural-clip activation is measured, else read from summary.json when present."""
-    found = kernel_directories(results_dir, model_name)
+                       clips: np.ndarray | None = None,
+                       found: list[tuple[str, int, Path]] | None = None) -> tuple[list[dict], list[dict]]:
+    """(per-kernel rows, per-layer agreement) for a model's result tree (or the kernel directories
+    ``found``); with ``model`` and ``clips`` the best natural-clip activation is measured, else read
+    from summary.json when present."""
+    found = found if found is not None else kernel_directories(results_dir, model_name)
     if not found:
         raise BadInputError(f"no kernel_NNNN directories under {Path(results_dir) / model_name}")
     clip_best: dict[tuple[str, int], float] = {}

@@ -2,43 +2,20 @@
 
 Polar axes put 0° at screen-right and go counter-clockwise, which is exactly DESIGN's angle
 convention, so the plotted preferred direction points where the content moves on screen.
-Every figure is written as PNG and PDF (matplotlib Agg, atomic).
+Figures are saved atomically through :mod:`kernelvis.render.savefig` (the model summary also as PDF).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from kernelvis.io import atomic_path
+from kernelvis.render.savefig import plt, save_figure  # savefig selects the headless Agg backend
 
 AGREEMENT_COLOR = "#1b9e77"
 DISAGREEMENT_COLOR = "#d95f02"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(figure, path_png: str | os.PathLike, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Save ``figure`` as ``path_png`` and its siblings in the other ``formats``, atomically; closes it."""
-    plt = _pyplot()
-    written = []
-    for fmt in formats:
-        path = Path(path_png).with_suffix(f".{fmt}")
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=fmt, dpi=120, bbox_inches="tight")
-        written.append(path)
-    plt.close(figure)
-    return written
 
 
 def _closed(directions_deg: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +28,6 @@ def polar_tuning_figure(directions_deg: np.ndarray, curve: np.ndarray, preferred
                         decomposition_direction_deg: float | None = None):
     """Polar plot of a relative tuning curve (gratings at the best frequencies, optionally random dots),
     with the preferred direction and, when given, the direction of the visualized motion."""
-    plt = _pyplot()
     figure = plt.figure(figsize=(4.2, 4.2))
     axes = figure.add_subplot(projection="polar")
     theta, r = _closed(np.asarray(directions_deg, float), np.asarray(curve, float))
@@ -75,18 +51,17 @@ def polar_tuning_figure(directions_deg: np.ndarray, curve: np.ndarray, preferred
 
 
 def write_polar_tuning(path_png: str | os.PathLike, tuning, title: str = "",
-                       decomposition_direction_deg: float | None = None, formats: Sequence[str] = ("png",)) -> list[Path]:
+                       decomposition_direction_deg: float | None = None, also_pdf: bool = False) -> list[Path]:
     """Polar plot of a :class:`kernelvis.analysis.tuning.KernelTuning`."""
     figure = polar_tuning_figure(tuning.directions_deg, tuning.best_curve, tuning.preferred_direction_deg, tuning.dsi,
                                  title, tuning.dots.get("curve"), decomposition_direction_deg)
-    return save_figure(figure, path_png, formats)
+    return save_figure(figure, path_png, also_pdf=also_pdf)
 
 
 def faithfulness_figure(rows: list[dict], agreement: list[dict], dsi_threshold: float, max_error_deg: float,
                         title: str = ""):
     """Left: angular error (tuning vs visualized motion) against DSI, per layer. Right: agreement per layer
     (share of kernels with DSI > threshold whose visualized motion is within ``max_error_deg``)."""
-    plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8))
     layers = list(dict.fromkeys(row["layer"] for row in rows))
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(layers), 1)))
