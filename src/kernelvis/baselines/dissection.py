@@ -118,15 +118,28 @@ def concept_clips(frames: int = 16, size: int = 48, clips: int = 16, speed_px_pe
 def rf_anchors(model: LoadedModel, layer: str, clip_shape: tuple[int, int, int],
                feature_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(offset, stride) per axis (t, h, w): layer position i sits over input coordinate
-    offset + stride·i, the centre of its receptive field (probed at the middle position). If the
-    probe sees no gradient (saturated units), layer cells are taken to tile the clip evenly."""
-    stride = np.array([c / f for c, f in zip(clip_shape, feature_shape)], dtype=np.float64)
-    middle = np.array([f // 2 for f in feature_shape])
-    box = support_box(receptive_field_supports(model, layer, None, middle[None], clip_shape)[0])
-    if box is None:
-        return (stride - 1) / 2.0, stride
-    centre = (box[0::2] + box[1::2] - 1) / 2.0
-    return centre - stride * middle, stride
+    offset + stride·i, the centre of its receptive field.
+
+    Probed at the middle layer position and the next one; a receptive field cut by the clip border
+    is completed from the other side with the larger of the two extents. Where the probe sees no
+    gradient (saturated units), layer cells are taken to tile the clip evenly."""
+    clip_shape, feature_shape = np.array(clip_shape), np.array(feature_shape)
+    even_stride = clip_shape / feature_shape
+    first = feature_shape // 2
+    second = np.minimum(first + 1, feature_shape - 1)
+    supports = receptive_field_supports(model, layer, None, np.stack([first, second]), tuple(clip_shape))
+    boxes = [support_box(support) for support in supports]
+    if any(box is None for box in boxes):
+        return (even_stride - 1) / 2.0, even_stride
+    low, high = np.stack([b[0::2] for b in boxes]), np.stack([b[1::2] for b in boxes])  # [2, 3]
+    extent = (high - low).max(axis=0)
+    centre = (low + high - 1) / 2.0
+    cut_low, cut_high = low == 0, high == clip_shape
+    centre = np.where(cut_low & ~cut_high, high - extent / 2.0 - 0.5, centre)
+    centre = np.where(cut_high & ~cut_low, low + extent / 2.0 - 0.5, centre)
+    stride = np.where(second > first, centre[1] - centre[0], even_stride)
+    stride = np.where(stride > 0, stride, even_stride)
+    return centre[0] - stride * first, stride
 
 
 def upsample_maps(maps: torch.Tensor, clip_shape: tuple[int, int, int], offset: np.ndarray, stride: np.ndarray) -> torch.Tensor:
