@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from types import ModuleType
 from typing import Callable
 
@@ -43,7 +44,11 @@ def import_pytorchvideo(module_name: str = "pytorchvideo") -> ModuleType:
     if module_name != "pytorchvideo" and not module_name.startswith("pytorchvideo."):
         raise ValueError(f"not a pytorchvideo module: {module_name!r}")
     install_functional_tensor_shim()
-    return importlib.import_module(module_name)
+    with warnings.catch_warnings():
+        # pytorchvideo's mobile-CPU blocks call torch.jit.script at import; the deprecation notice
+        # is about pytorchvideo's code, not the user's, and would print on every command.
+        warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit.script.*")
+        return importlib.import_module(module_name)
 
 
 def hub_builder(name: str) -> Callable[[], nn.Module]:

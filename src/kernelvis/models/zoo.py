@@ -106,23 +106,23 @@ def load_model(spec: str, weights: str | os.PathLike | Mapping | None = None, al
     base = spec
     if base.endswith(RANDOM_SUFFIX):
         base, random_weights = base[: -len(RANDOM_SUFFIX)], True
-    if is_file_spec(base):
-        module, preprocessing = _build_from_file(base)
-        entry = None
-    else:
-        entry = zoo_entry(base)
-        module, preprocessing = entry.builder(), entry.preprocessing
-    origin = None
+    entry = None if is_file_spec(base) else zoo_entry(base)
+    # Weights are found and read before the (possibly large) model is built: a missing file fails fast.
+    state, origin = None, None
     if weights is not None:
         origin = "<in-memory checkpoint>" if isinstance(weights, Mapping) else str(weights)
         state = (weights_io.state_dict_of(weights, origin) if isinstance(weights, Mapping)
                  else weights_io.read_checkpoint(weights))
-        weights_io.apply_state_dict(module, state, spec, origin)
     elif entry is not None and entry.needs_weights and not random_weights:
         path = weights_io.resolve_weights_file(entry.name, entry.weights_file, entry.weights_url, allow_download,
                                                entry.weights_hint, entry.check_hash)
-        weights_io.apply_state_dict(module, weights_io.read_checkpoint(path), spec, str(path))
-        origin = str(path)
+        state, origin = weights_io.read_checkpoint(path), str(path)
+    if entry is None:
+        module, preprocessing = _build_from_file(base)
+    else:
+        module, preprocessing = entry.builder(), entry.preprocessing
+    if state is not None:
+        weights_io.apply_state_dict(module, state, spec, origin)
     return LoadedModel(name=spec, module=module, preprocessing=preprocessing, weights=origin)
 
 
