@@ -161,9 +161,30 @@ def convert_to_3t(module: nn.Module, k0_from: str | None = "centre", mode: str =
     return module
 
 
-def build_demo3t_model(num_classes: int = DEMO_NUM_CLASSES) -> nn.Module:
-    """The demo architecture (:mod:`kernelvis.models.demo`) with conv1 … conv4 as Conv3T layers."""
-    return convert_to_3t(DemoNet(num_classes), k0_from=None)
+@torch.no_grad()
+def randomize_translations(module: nn.Module, std_px_per_frame: float, seed: int = 0) -> nn.Module:
+    """Give every Conv3T filter a random constant content velocity, N(0, std²) px/frame per axis.
+
+    At identity every 3T filter is static, so a network of them responds identically to a clip and
+    its time reverse: left/right motion classes are indistinguishable at initialization and training
+    barely leaves that point (measured in ``benchmarks/train_3t.py``). A small random drift per filter
+    breaks the symmetry, as random weights do for a 3D conv. Returns ``module``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    for layer in module.modules():
+        if isinstance(layer, Conv3T) and std_px_per_frame > 0:
+            velocity = torch.randn(2, layer.out_channels, generator=generator, dtype=torch.float64) * std_px_per_frame
+            tx, ty = translation_from_velocity(velocity[0], velocity[1], layer.kernel_size[1:])
+            layer.tx.copy_(tx.to(layer.tx.dtype).expand_as(layer.tx))
+            layer.ty.copy_(ty.to(layer.ty.dtype).expand_as(layer.ty))
+    return module
+
+
+def build_demo3t_model(num_classes: int = DEMO_NUM_CLASSES, shift_std_px_per_frame: float = 0.0,
+                       seed: int = 0) -> nn.Module:
+    """The demo architecture (:mod:`kernelvis.models.demo`) with conv1 … conv4 as Conv3T layers;
+    identity transforms unless ``shift_std_px_per_frame`` > 0 (see :func:`randomize_translations`)."""
+    return randomize_translations(convert_to_3t(DemoNet(num_classes), k0_from=None), shift_std_px_per_frame, seed)
 
 
 def demo3t_from_demo(demo: nn.Module, k0_from: str = "mean") -> nn.Module:
