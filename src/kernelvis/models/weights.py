@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import socket
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from kernelvis.errors import BadInputError, MissingWeightsError
 
 NO_DOWNLOAD_ENV = "KERNELVIS_NO_DOWNLOAD"
 STATE_DICT_KEYS = ("model_state", "state_dict")
+DOWNLOAD_TIMEOUT_S = 60.0
 _TORCH_HASH = re.compile(r"-([a-f0-9]{8,})\.")  # torchvision names end in a sha256 prefix
 
 
@@ -65,14 +68,19 @@ def resolve_weights_file(model_name: str, file_name: str, url: str | None, allow
     if url and not downloads_allowed(allow_download):
         reason = f"downloads are disabled ({NO_DOWNLOAD_ENV}=1)"
     elif url:
+        previous_timeout = socket.getdefaulttimeout()
+        # urllib waits forever by default; a firewall that drops packets must count as offline too.
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Writes to a temporary file and renames: an interrupted download leaves no cache entry.
             torch.hub.download_url_to_file(url, str(target), hash_prefix=sha256_prefix(file_name) if check_hash else None,
-                                           progress=False)
+                                           progress=sys.stderr.isatty())
             return target
         except Exception as error:  # any network failure means "offline"
             reason = f"download failed ({type(error).__name__}: {_one_line(error)[:120]})"
+        finally:
+            socket.setdefaulttimeout(previous_timeout)
     source = f" (from {url})" if url else ""
     extra = f"; {hint}" if hint else ""
     raise MissingWeightsError(f"no weights for model {model_name!r}: put {file_name}{source} in {target.parent}, "
