@@ -240,16 +240,6 @@ def project(model: LoadedModel, layer: str, video01: torch.Tensor, kernels: int 
     raise BadInputError(f"unknown DeconvNet mode {mode!r}; choose autograd or explicit")
 
 
-def projection_to_display(projection: np.ndarray) -> np.ndarray:
-    """A signed projection [..., 3] as an image in [0, 1]: grey is zero, one symmetric scale for the
-    whole array (so the strength across frames and channels stays comparable)."""
-    projection = np.asarray(projection, dtype=np.float32)
-    peak = float(np.abs(projection).max())
-    if peak < 1e-12:
-        return np.full_like(projection, 0.5)
-    return 0.5 + 0.5 * projection / peak
-
-
 # ---------------------------------------------------------------------------------------------
 # First-layer kernels
 
