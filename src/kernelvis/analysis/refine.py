@@ -1,0 +1,250 @@
+"""Texture and motion optimization against the kernel itself (the step after stage 2).
+
+Stage 2 explains the optimal input V as a static texture I warped by displacements D_t,
+V_t ≈ W(I, D_t). That pair is fitted to V, not to the kernel. Here the kernel is asked directly:
+
+* **texture optimization**: D fixed, I changed to raise the kernel's activation of W(I, D);
+* **motion optimization**: I fixed, D changed to raise it;
+* optionally alternated for a few rounds.
+
+Both keep stage 2's regularizers (total variation of I, spatial smoothness of D, from
+:mod:`kernelvis.decompose.losses`) so the result stays a texture and a motion rather than becoming
+adversarial noise. Each optimization keeps its best iterate (by activation, the start included),
+so refinement never lowers the activation it starts from.
+
+The activation term is divided by the start activation's magnitude, so the regularizer weights mean
+the same thing for every model and layer ("a unit of TV costs this fraction of the start response").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from kernelvis.decompose.losses import total_variation
+from kernelvis.errors import OptimizationDivergedError
+from kernelvis.geometry import summarize_direction
+from kernelvis.models.loaded import LoadedModel
+from kernelvis.optimize.activation import kernel_activation
+from kernelvis.optimize.api import model_preprocessing
+
+PHASES = ("texture", "motion")
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    steps: int = 100
+    """Adam steps of each texture or motion optimization (0: only evaluate the start)."""
+    rounds: int = 1
+    """How many times the texture-then-motion pair runs (alternation)."""
+    phases: tuple[str, ...] = PHASES
+    """Which optimizations a round runs, in order (``texture``, ``motion`` or both)."""
+    texture_lr: float = 0.02
+    """Adam step on texture values in [0, 1]."""
+    motion_lr_px: float = 0.05
+    """Adam step on displacements, px."""
+    texture_tv_weight: float = 0.05
+    """Weight of TV(I) relative to the start activation."""
+    motion_smoothness_weight: float = 0.05
+    """Weight of the spatial smoothness of D relative to the start activation."""
+    motion_speed_weight: float = 0.5
+    """Weight of the mean squared change of velocity (px/frame)², relative to the start activation: a
+    slow-motion prior. Motion along a texture's stripes does not change what the kernel sees (the
+    aperture problem), so without it such components drift freely and bias the refined direction."""
+    motion_grid: int = 4
+    """Motion changes live on a ``motion_grid``×``motion_grid`` grid of control points, bilinearly
+    interpolated to the frame (1: one translation per frame; 0: one per pixel). A coarse grid keeps the change a smooth motion: with one
+    vector per pixel the kernel is better served by local distortions of the texture than by motion."""
+    objective: str = "channel"
+    preprocessing: str = "native"
+    """``native`` or ``paper``: as stage 1 was run (see :func:`kernelvis.optimize.api.model_preprocessing`)."""
+    device: str = "cpu"
+
+
+@dataclass
+class RefineResult:
+    static_canvas: np.ndarray
+    """float32 [H+2m, W+2m, 3] in [0, 1]: the refined texture on stage 2's canvas."""
+    displacement: np.ndarray
+    """float32 [T, H, W, 2] (dx, dy) px, V_t(p) = I(p + D_t(p))."""
+    margin_px: int
+    activation_start: float
+    activation_final: float
+    history: np.ndarray
+    """float32 [rounds·len(phases)·steps]: activation before each Adam step, phases in order."""
+    phase_log: list[dict] = field(default_factory=list)
+    """One entry per optimization run: round, phase, activation_start, activation_end (its best)."""
+
+    @property
+    def static(self) -> np.ndarray:
+        """The texture cropped to the frame, float32 [H, W, 3]."""
+        m = self.margin_px
+        return self.static_canvas[m:self.static_canvas.shape[0] - m, m:self.static_canvas.shape[1] - m]
+
+
+def render(static_canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int) -> torch.Tensor:
+    """W(I, D) for one canvas [Hc, Wc, 3] (or a batch [N, Hc, Wc, 3]) as clips (N, 3, T, H, W)."""
+    from kernelvis.decompose.warp import warp_static
+
+    canvas = static_canvas if static_canvas.ndim == 4 else static_canvas[None]
+    return warp_static(canvas.permute(0, 3, 1, 2), displacement, margin_px).clamp(0.0, 1.0)
+
+
+def velocity_of(displacement: np.ndarray) -> np.ndarray:
+    """Apparent content velocity [T, H, W, 2] px/frame of V_t(p) = I(p + D_t(p)), ``velocity[0] = 0``."""
+    from kernelvis.decompose.flow import velocity_from_displacement
+
+    with torch.no_grad():
+        velocity = velocity_from_displacement(torch.as_tensor(np.asarray(displacement, dtype=np.float32))[None])
+    return velocity[0].numpy()
+
+
+def upsample_increments(increments: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling of control-point increments [T-1, g, g, 2] (px) to the frame [T-1, H, W, 2]."""
+    if tuple(increments.shape[1:3]) == tuple(size):
+        return increments
+    upsampled = F.interpolate(increments.permute(0, 3, 1, 2), size=tuple(size), mode="bilinear", align_corners=True)
+    return upsampled.permute(0, 2, 3, 1)
+
+
+def cumulative_displacement(increments: torch.Tensor) -> torch.Tensor:
+    """Displacement change [T, H, W, 2] from per-frame increments [T-1, H, W, 2]: frame t moves by the sum
+    of increments 1..t, frame 0 not at all.
+
+    Why increments: a change of velocity moves D_t by t times as much, so optimizing D_t frame by frame
+    needs many steps and lets frames drift apart; with increments one step changes the velocity of
+    every later frame coherently, which is what a motion (rather than per-frame jitter) is.
+    """
+    return torch.cat([torch.zeros_like(increments[:1]), increments.cumsum(0)])
+
+
+def texture_tv(static_canvas: torch.Tensor) -> torch.Tensor:
+    """Stage 2's TV of I, for a canvas [Hc, Wc, 3]."""
+    return total_variation(static_canvas.permute(2, 0, 1))
+
+
+def motion_smoothness(displacement: torch.Tensor) -> torch.Tensor:
+    """Stage 2's smoothness of D: spatial TV of each frame's (dx, dy), for D [T, H, W, 2]."""
+    return total_variation(displacement.permute(0, 3, 1, 2))
+
+
+def refine(model: LoadedModel, layer: str, kernel: int, static_canvas: np.ndarray, displacement: np.ndarray,
+           margin_px: int, config: RefineConfig = RefineConfig()) -> RefineResult:
+    """Alternate texture and motion optimization from a decomposition (I on its canvas, D)."""
+    for phase in config.phases:
+        if phase not in PHASES:
+            raise ValueError(f"unknown refine phase {phase!r}; choose from {', '.join(PHASES)}")
+    device = torch.device(config.device)
+    model.module.to(device)
+    preprocessing = model_preprocessing(model, config.preprocessing)
+    texture = torch.as_tensor(np.asarray(static_canvas, dtype=np.float32), device=device).clamp(0.0, 1.0)
+    motion = torch.as_tensor(np.asarray(displacement, dtype=np.float32), device=device)
+
+    def activation(texture_, motion_):
+        return kernel_activation(model, layer, render(texture_, motion_, margin_px), kernel, config.objective,
+                                 preprocessing)[0]
+
+    with torch.no_grad():
+        start = float(activation(texture, motion))
+    _check_finite(start, "the start activation")
+    scale = max(abs(start), 1e-8)
+    history: list[float] = []
+    phase_log: list[dict] = []
+    current = start
+    for round_index in range(config.rounds):
+        for phase in config.phases:
+            if phase == "texture":
+                texture, best = _ascend(
+                    texture, lambda x: activation(x, motion), lambda x: config.texture_tv_weight * texture_tv(x),
+                    config.texture_lr, config.steps, scale, history, bounds=(0.0, 1.0))
+            else:
+                base = motion
+
+                def displaced(increments, base=base):
+                    return base + cumulative_displacement(upsample_increments(increments, base.shape[1:3]))
+
+                grid = (config.motion_grid,) * 2 if config.motion_grid > 0 else tuple(motion.shape[1:3])
+                increments, best = _ascend(
+                    motion.new_zeros(motion.shape[0] - 1, *grid, 2), lambda u: activation(texture, displaced(u)),
+                    lambda u: config.motion_smoothness_weight * motion_smoothness(displaced(u))
+                    + config.motion_speed_weight * u.pow(2).sum(-1).mean(),
+                    config.motion_lr_px, config.steps, scale, history, bounds=None, isotropic=True)
+                motion = displaced(increments).detach()
+            phase_log.append({"round": round_index, "phase": phase, "activation_start": current, "activation_end": best})
+            current = best
+    return RefineResult(texture.cpu().numpy(), motion.cpu().numpy(), int(margin_px), start, current,
+                        np.asarray(history, dtype=np.float32), phase_log)
+
+
+def _ascend(start: torch.Tensor, activation, penalty, lr: float, steps: int, scale: float, history: list[float],
+            bounds: tuple[float, float] | None, isotropic: bool = False) -> tuple[torch.Tensor, float]:
+    """Minimize ``−activation/scale + penalty``; returns the best iterate by activation (start included).
+
+    Adam by default. ``isotropic``: momentum SGD on the gradient divided by its RMS, for motion vectors:
+    Adam scales x and y separately, which turns a gradient at 30° into steps at about 45° and so
+    biases the refined direction toward the diagonals.
+    """
+    parameter = start.detach().clone().requires_grad_(True)
+    if isotropic:
+        optimizer = torch.optim.SGD([parameter], lr=lr, momentum=0.9)
+    else:
+        optimizer = torch.optim.Adam([parameter], lr=lr)
+    # The rate falls linearly to 5 %: at a constant rate the iterates keep jittering by about lr.
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - 0.95 * step / max(steps, 1))
+    best_value, best = -float("inf"), start.detach().clone()
+    for _ in range(steps):
+        value = activation(parameter)
+        loss = -value / scale + penalty(parameter)
+        measured = float(value.detach())
+        _check_finite(measured, "refinement")
+        history.append(measured)
+        if measured > best_value:
+            best_value, best = measured, parameter.detach().clone()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if isotropic:
+            with torch.no_grad():  # one global scale: a step is ~lr in size, its direction the gradient's
+                parameter.grad /= parameter.grad.pow(2).mean().sqrt().clamp_min(1e-12)
+        optimizer.step()
+        schedule.step()
+        if bounds is not None:
+            with torch.no_grad():
+                parameter.clamp_(*bounds)
+    with torch.no_grad():  # the iterate after the last step has not been measured yet
+        final = float(activation(parameter))
+    _check_finite(final, "refinement")
+    if final > best_value or not np.isfinite(best_value):
+        best_value, best = final, parameter.detach().clone()
+    return best, best_value
+
+
+def _check_finite(value: float, where: str) -> None:
+    if not np.isfinite(value):
+        raise OptimizationDivergedError(f"{where} produced a non-finite activation ({value}); lower the learning rate")
+
+
+def refined_arrays(result: RefineResult) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """What ``refined.npz`` holds (static, static_canvas, margin_px, displacement, velocity, recon,
+    history) and the scalars for summary.json: the activation at the start and after each
+    optimization (``refine_activation_r{round}_{phase}``, rounds from 1), the final one, and the
+    refined motion's direction (:func:`kernelvis.geometry.summarize_direction` over frames 1..T-1)."""
+    velocity = velocity_of(result.displacement)
+    with torch.no_grad():
+        recon = render(torch.from_numpy(result.static_canvas), torch.from_numpy(result.displacement), result.margin_px)
+    arrays = {
+        "static": np.ascontiguousarray(result.static), "static_canvas": result.static_canvas,
+        "margin_px": np.int64(result.margin_px), "displacement": result.displacement, "velocity": velocity,
+        "recon": recon[0].permute(1, 2, 3, 0).numpy(), "history": result.history,
+        "activation_start": np.float32(result.activation_start), "activation": np.float32(result.activation_final),
+    }
+    direction = summarize_direction(velocity[1:])
+    scalars = {"refine_activation_start": result.activation_start, "refine_activation": result.activation_final,
+               "refined_direction_deg": direction.direction_deg,
+               "refined_direction_strength": direction.direction_strength,
+               "refined_speed_px_per_frame": direction.speed_px_per_frame}
+    for entry in result.phase_log:
+        scalars[f"refine_activation_r{entry['round'] + 1}_{entry['phase']}"] = entry["activation_end"]
+    return arrays, scalars

@@ -1,0 +1,151 @@
+"""Texture and motion optimization against the kernel, and its texture/motion reliance indices.
+
+Reads DIR/optimal.npz (stage 1) and DIR/decomposition.npz (stage 2), optimizes the texture with the
+motion fixed and the motion with the texture fixed (alternating for --rounds), each keeping its best
+iterate so the activation never drops, then measures the kernel's reliance on texture and motion.
+Writes texture.png, motion_refined.gif (optimal input | refined motion | refined reconstruction) and
+refined.npz into DIR, and merges the activation after each step, the reliance indices and the
+refined direction into the summary JSON.
+"""
+
+from __future__ import annotations
+
+HELP = "texture and motion optimization against the kernel; texture/motion reliance indices"
+
+
+def add_refine_options(parser) -> None:
+    from kernelvis.analysis.refine import PHASES, RefineConfig
+
+    defaults = RefineConfig()
+    group = parser.add_argument_group("texture and motion optimization")
+    group.add_argument("--steps", type=int, default=defaults.steps, help="steps of each texture or motion optimization")
+    group.add_argument("--rounds", type=int, default=defaults.rounds, help="texture-then-motion rounds")
+    group.add_argument("--phases", nargs="+", choices=PHASES, default=list(defaults.phases),
+                       help="which optimizations a round runs, in order")
+    group.add_argument("--texture-lr", type=float, default=defaults.texture_lr)
+    group.add_argument("--motion-lr-px", type=float, default=defaults.motion_lr_px)
+    group.add_argument("--texture-tv-weight", type=float, default=defaults.texture_tv_weight)
+    group.add_argument("--motion-smoothness-weight", type=float, default=defaults.motion_smoothness_weight)
+    group.add_argument("--motion-grid", type=int, default=defaults.motion_grid,
+                       help="control points per side of the motion change (1: one translation per frame; 0: one per pixel)")
+    group.add_argument("--objective", choices=["channel", "neuron"], default=defaults.objective)
+    group.add_argument("--preprocessing", choices=["native", "paper"], default=defaults.preprocessing,
+                       help="as stage 1 was run")
+    group.add_argument("--neutral-textures", type=int, default=4,
+                       help="smooth-noise textures averaged for the motion-on-neutral-texture activation")
+    group.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
+    group.add_argument("--device", default="cpu")
+
+
+def refine_config_from_args(args):
+    from kernelvis.analysis.refine import RefineConfig
+    from kernelvis.errors import BadInputError
+
+    if args.steps < 0 or args.rounds < 1:
+        raise BadInputError(f"--steps must be >= 0 and --rounds >= 1 (got {args.steps}, {args.rounds})")
+    if args.motion_grid < 0:
+        raise BadInputError(f"--motion-grid must be >= 0 (got {args.motion_grid})")
+    if args.neutral_textures < 1:
+        raise BadInputError(f"--neutral-textures must be >= 1 (got {args.neutral_textures})")
+    return RefineConfig(steps=args.steps, rounds=args.rounds, phases=tuple(args.phases), texture_lr=args.texture_lr,
+                        motion_lr_px=args.motion_lr_px, texture_tv_weight=args.texture_tv_weight,
+                        motion_smoothness_weight=args.motion_smoothness_weight, motion_grid=args.motion_grid,
+                        objective=args.objective, preprocessing=args.preprocessing, device=args.device)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
+    parser.add_argument("--weights", default=None, help="local checkpoint")
+    parser.add_argument("--layer", required=True)
+    parser.add_argument("--kernel", type=int, required=True)
+    parser.add_argument("--dir", required=True, help="kernel directory holding optimal.npz and decomposition.npz")
+    parser.add_argument("--summary", default=None, help="summary JSON to merge into (default: DIR/summary.json)")
+    add_refine_options(parser)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from kernelvis.analysis.refine import refine, refined_arrays
+    from kernelvis.analysis.reliance import reliance_activations, reliance_summary
+    from kernelvis.io import staged_directory, update_json
+    from kernelvis.models import check_kernels, resolve_layer
+    from kernelvis.models.zoo import load_model
+    from kernelvis.optimize.api import model_preprocessing
+
+    config = refine_config_from_args(args)
+    kernel_dir = Path(args.dir)
+    optimal_video, decomposition = load_kernel_inputs(kernel_dir)
+    model = load_model(args.model, weights=args.weights)
+    resolve_layer(model.module, args.layer)
+    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    result = refine(model, args.layer, kernel, decomposition["static_canvas"], decomposition["displacement"],
+                    decomposition["margin_px"], config)
+    activations = reliance_activations(model, args.layer, kernel, optimal_video, result.static_canvas,
+                                       result.displacement, result.margin_px, config.objective,
+                                       model_preprocessing(model, config.preprocessing), args.neutral_textures,
+                                       args.seed, config.device)
+    arrays, scalars = refined_arrays(result)
+    with staged_directory(kernel_dir) as staging:
+        write_refined(staging, arrays, optimal_video)
+    scalars.update(reliance_summary(activations))
+    summary_path = Path(args.summary) if args.summary else kernel_dir / "summary.json"
+    update_json(summary_path, {"model": model.name, "layer": args.layer, "kernel": kernel,
+                               **{key: _json_number(value) for key, value in scalars.items()}})
+    print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation_start:.4g} -> "
+          f"{result.activation_final:.4g}, texture_reliance {scalars['texture_reliance']:.2f}, "
+          f"motion_reliance {scalars['motion_reliance']:.2f}, reversal drop {scalars['direction_reversal_drop']:.2f}, "
+          f"refined direction {scalars['refined_direction_deg']:.0f}° -> {kernel_dir}")
+    return 0
+
+
+def write_refined(out_dir, arrays: dict, optimal_video) -> None:
+    """refined.npz, texture.png (the refined texture under the frame) and motion_refined.gif
+    (optimal input | refined HSV motion | refined reconstruction, as the paper's GIFs)."""
+    from kernelvis.io import save_npz, write_gif, write_png
+    from kernelvis.render.panels import side_by_side_frames
+
+    save_npz(out_dir / "refined.npz", **arrays)
+    write_png(out_dir / "texture.png", arrays["static"])
+    write_gif(out_dir / "motion_refined.gif", side_by_side_frames(optimal_video, arrays["velocity"], arrays["recon"]))
+
+
+def load_kernel_inputs(kernel_dir):
+    """(optimal video [T, H, W, 3], decomposition dict with static_canvas, displacement, margin_px) of a
+    kernel directory; a missing or inconsistent file is a :class:`BadInputError` naming it."""
+    import numpy as np
+
+    from kernelvis.errors import BadInputError
+    from kernelvis.io import read_video
+
+    optimal_path, decomposition_path = kernel_dir / "optimal.npz", kernel_dir / "decomposition.npz"
+    for path, stage in ((optimal_path, "kernelvis optimize"), (decomposition_path, "kernelvis decompose")):
+        if not path.is_file():
+            raise BadInputError(f"{path} not found: run `{stage}` for this kernel first")
+    optimal_video = read_video(optimal_path)
+    try:
+        with np.load(decomposition_path) as archive:
+            displacement = np.asarray(archive["displacement"], dtype=np.float32)
+            if "static_canvas" in archive:
+                canvas, margin_px = np.asarray(archive["static_canvas"], dtype=np.float32), int(archive["margin_px"])
+            else:  # a decomposition without a canvas: the frame-sized texture, no margin
+                canvas, margin_px = np.asarray(archive["static"], dtype=np.float32), 0
+    except (KeyError, ValueError, OSError) as error:
+        raise BadInputError(f"cannot read {decomposition_path}: {error}") from None
+    if displacement.shape[:3] != optimal_video.shape[:3] or displacement.shape[-1] != 2:
+        raise BadInputError(f"{decomposition_path}: displacement {list(displacement.shape)} does not match the "
+                            f"optimal video {list(optimal_video.shape)}")
+    expected_canvas = tuple(size + 2 * margin_px for size in optimal_video.shape[1:3]) + (3,)
+    if canvas.shape != expected_canvas:
+        raise BadInputError(f"{decomposition_path}: static canvas {list(canvas.shape)} is not {list(expected_canvas)}")
+    if not (np.isfinite(displacement).all() and np.isfinite(canvas).all()):
+        raise BadInputError(f"{decomposition_path}: contains NaN or inf")
+    return optimal_video, {"static_canvas": np.clip(canvas, 0.0, 1.0), "displacement": displacement,
+                           "margin_px": margin_px}
+
+
+def _json_number(value):
+    """NaN/inf are not JSON: they are written as null."""
+    import math
+
+    return None if isinstance(value, float) and not math.isfinite(value) else value
