@@ -174,3 +174,66 @@ def test_first_layer_kernels_share_one_scale_over_time():
     assert slices[0, 0, 0, 0, 0] == pytest.approx(0.5)  # zero weight is grey
     assert slices[1, 1, 0, 0, 2] == pytest.approx(1.0)  # each kernel on its own scale...
     assert kernel_slices(weight, shared="layer")[1, 1, 0, 0, 2] == pytest.approx(0.55)  # ...or the layer's
+
+
+TINY_MODEL_FILE = '''
+import torch
+import torch.nn as nn
+from kernelvis.models import Preprocessing
+
+
+def build():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv3d(3, 4, (3, 5, 5), padding=(1, 2, 2)), nn.ReLU(), nn.MaxPool3d((1, 2, 2)),
+                        nn.Conv3d(4, 6, 3, padding=1))
+    net.kernelvis_preprocessing = Preprocessing(mean=(0.5,) * 3, std=(0.25,) * 3, frames=6, size=24)
+    return net
+'''
+
+
+def write_tiny_model(directory) -> str:
+    path = directory / "tiny_model.py"
+    path.write_text(TINY_MODEL_FILE)
+    return f"{path}:build"
+
+
+def test_deconvnet_command_writes_examples_comparison_and_filters(tmp_path, capsys):
+    import json
+
+    from kernelvis.cli import main
+
+    spec = write_tiny_model(tmp_path)
+    rng = np.random.default_rng(5)
+    clips = (rng.random((10, 6, 24, 24, 3)) * 255).astype(np.uint8)
+    np.savez(tmp_path / "clips.npz", clips=clips, labels=np.array([f"class{i % 3}" for i in range(10)]))
+    kernel_dir = tmp_path / "kernel_0002"
+    kernel_dir.mkdir()
+    np.savez(kernel_dir / "optimal.npz", video=rng.random((6, 24, 24, 3)).astype(np.float32), activation=np.float32(4.0))
+    velocity = np.zeros((6, 24, 24, 2), np.float32)
+    velocity[1:, ..., 0] = 1.0
+    np.savez(kernel_dir / "decomposition.npz", static=rng.random((24, 24, 3)).astype(np.float32), velocity=velocity)
+
+    args = ["deconvnet", "--model", spec, "--layer", "3", "--kernel", "2", "--clips", str(tmp_path / "clips.npz"),
+            "--out", str(kernel_dir), "--compare", "--batch-size", "4"]
+    assert main(args) == 0
+    for name in ("dataset_examples.npz", "dataset_examples.png", "dataset_examples.gif", "deconv.png", "comparison.png"):
+        assert (kernel_dir / name).stat().st_size > 0, name
+    summary = json.loads((kernel_dir / "summary.json").read_text())
+    with np.load(kernel_dir / "dataset_examples.npz") as saved:
+        assert saved["indices"].shape == (9,) and saved["projections"].shape == (9, 6, 24, 24, 3)
+        assert summary["natural_activation"] == pytest.approx(float(saved["natural_activation"]))
+        assert list(saved["labels"]) == [f"class{i % 3}" for i in saved["indices"]]
+    assert summary["natural_to_optimal_ratio"] == pytest.approx(summary["natural_activation"] / 4.0)
+    assert summary["kernel"] == 2 and summary["layer"] == "3"
+
+    assert main(["deconvnet", "--model", spec, "--filters", "--out", str(tmp_path / "figures")]) == 0
+    assert (tmp_path / "figures" / "first_layer_filters.png").stat().st_size > 0
+
+    # bad input: one line, exit 1, nothing written
+    capsys.readouterr()
+    assert main(args[:6] + ["9"] + args[7:9] + ["--out", str(tmp_path / "bad")]) == 1
+    assert "kernel 9 out of range" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert main(["deconvnet", "--model", spec, "--layer", "3", "--kernel", "0", "--clips", str(tmp_path / "clips.npz"),
+                 "--out", str(tmp_path / "nocompare"), "--compare"]) == 1
+    assert "optimal.npz" in capsys.readouterr().err and not (tmp_path / "nocompare").exists()

@@ -115,3 +115,35 @@ def test_upsampling_is_exact_on_the_layer_grid():
     assert doubled[0, 0, 0, 0, 0] == maps[0, 0, 0, 0, 0]  # border
     # clip (h=1, w=2) sits over layer (0.25, 0.75): rows [0 1 2 3] and [4 5 6 7] mixed 3:1 at column 0.75
     assert doubled[0, 0, 0, 1, 2] == pytest.approx(0.75 * 0.75 + 0.25 * 4.75)
+
+
+def test_dissect_command(tmp_path):
+    import csv
+    import json
+
+    from kernelvis.cli import main
+
+    (tmp_path / "red.py").write_text(
+        "import torch, torch.nn as nn\n"
+        "from kernelvis.models import Preprocessing\n"
+        "def build():  # the red detector of the test above, as a file SPEC\n"
+        "    conv = nn.Conv3d(3, 2, 1)\n"
+        "    with torch.no_grad():\n"
+        "        conv.weight.zero_()\n"
+        "        conv.weight[0, :, 0, 0, 0] = torch.tensor([100.0, -100.0, -100.0])\n"
+        "        conv.bias[0] = -20.0\n"
+        "        conv.weight[1] = -conv.weight[0]\n"
+        "        conv.bias[1] = 20.0\n"
+        "    net = nn.Sequential()\n"
+        "    net.add_module('conv', conv)\n"
+        "    net.add_module('clamp', nn.Hardtanh(0.0, 1.0))\n"
+        "    net.kernelvis_preprocessing = Preprocessing(frames=6, size=24)\n"
+        "    return net\n")
+    out = tmp_path / "dissection"
+    assert main(["dissect", "--model", f"{tmp_path / 'red.py'}:build", "--layers", "clamp", "--clips", "8",
+                 "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "dissection.csv")))
+    assert [(r["kernel"], r["concept"], r["detector"]) for r in rows][0] == ("0", "red", "True")
+    counts = json.loads((out / "dissection.json").read_text())["layers"][0]
+    assert counts["layer"] == "clamp" and counts["kernels"] == 2 and counts["detectors_per_category"]["colour"] == 1
+    assert (out / "dissection_counts.png").stat().st_size > 0

@@ -44,3 +44,33 @@ def test_priors_and_psnr():
     assert alpha_prior(torch.ones(1, 3, 2, 2, 2), 6.0) == pytest.approx(1.0)  # white = one range unit
     a = np.zeros((2, 2)); b = np.full((2, 2), 0.1)
     assert psnr_db(b, a) == pytest.approx(20.0)
+
+
+def test_invert_command(tmp_path):
+    import json
+
+    from kernelvis.cli import main
+
+    (tmp_path / "tiny.py").write_text(
+        "import torch, torch.nn as nn\n"
+        "from kernelvis.models import Preprocessing\n"
+        "def build():\n"
+        "    torch.manual_seed(0)\n"
+        "    net = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv3d(8, 4, 3, stride=2, padding=1))\n"
+        "    net.kernelvis_preprocessing = Preprocessing(frames=4, size=16)\n"
+        "    return net\n")
+    clips = (np.random.default_rng(0).random((3, 4, 16, 16, 3)) * 255).astype(np.uint8)
+    np.savez(tmp_path / "clips.npz", clips=clips)
+    out = tmp_path / "inversion"
+    assert main(["invert", "--model", f"{tmp_path / 'tiny.py'}:build", "--clips", str(tmp_path / "clips.npz"),
+                 "--index", "1", "--steps", "5", "--out", str(out)]) == 0
+    record = json.loads((out / "inversion.json").read_text())
+    assert [entry["layer"] for entry in record["layers"]] == ["0", "2"]  # every conv layer by default
+    with np.load(out / "inversion.npz") as saved:
+        assert saved["reconstructions"].shape == (2, 4, 16, 16, 3)
+        np.testing.assert_allclose(saved["original"], clips[1] / 255.0, atol=1e-6)
+        assert saved["psnr_db"][0] == pytest.approx(record["layers"][0]["psnr_db"], rel=1e-5)
+    assert (out / "inversion.png").stat().st_size > 0
+    assert main(["invert", "--model", f"{tmp_path / 'tiny.py'}:build", "--clips", str(tmp_path / "clips.npz"),
+                 "--index", "7", "--out", str(tmp_path / "bad")]) == 1
+    assert not (tmp_path / "bad").exists()
