@@ -161,3 +161,30 @@ def test_train_3t_learns_the_motion_task_at_reduced_size(tmp_path):
     model = build_demo3t_model(len(classes))
     model.load_state_dict(read_checkpoint(out))
     assert trajectories(model.conv1).position_px.shape == (16, 3, 2)
+
+
+def test_tconv_stats_cli_reports_planted_directions(tmp_path):
+    import csv
+
+    from kernelvis.cli import main
+
+    model = build_demo3t_model()
+    directions = 45.0 * (np.arange(16) % 8)
+    with torch.no_grad():
+        for channel, direction in enumerate(directions):
+            vx, vy = np.cos(np.radians(direction)), -np.sin(np.radians(direction))
+            model.conv1.tx[:, channel], model.conv1.ty[:, channel] = translation_from_velocity(vx, vy, (5, 5))
+    torch.save(model.state_dict(), tmp_path / "planted.pt")
+    out = tmp_path / "stats"
+    assert main(["tconv-stats", "--model", "demo3t", "--weights", str(tmp_path / "planted.pt"), "--out", str(out),
+                 "--kernels", "2"]) == 0
+    assert {"tconv_stats.json", "tconv_kernels.csv", "parameter_distributions.png", "stated_motion.png",
+            "trajectories_conv1.png", "trajectories_conv4.png", "first_layer_slices.png"} <= {p.name for p in out.iterdir()}
+    rows = [row for row in csv.DictReader(open(out / "tconv_kernels.csv")) if row["layer"] == "conv1"]
+    found = np.array([float(row["direction_deg"]) for row in rows])
+    assert np.all(angular_difference_deg(found, directions) < 1e-3)
+    np.testing.assert_allclose([float(row["speed_px_per_frame"]) for row in rows], 1.0, atol=1e-5)
+    stats = json.loads((out / "tconv_stats.json").read_text())
+    assert stats["layers"]["conv1"]["stated_speed_px_per_frame"]["median"] == pytest.approx(1.0, abs=1e-5)
+    assert stats["layers"]["conv2"]["stated_speed_px_per_frame"]["max"] == 0.0  # identity: no motion stated
+    assert main(["tconv-stats", "--model", "demo@random", "--out", str(tmp_path / "bad")]) == 1
