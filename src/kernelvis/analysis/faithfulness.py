@@ -90,7 +90,8 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
     """One kernel's row (see :data:`COLUMNS`); missing inputs give NaN, never an error."""
     preferred, decomposed = _number(tuning, "preferred_direction_deg"), _number(summary, "direction_deg")
     dsi = _number(tuning, "dsi")
-    error = float(angular_difference_deg(preferred, decomposed)) if math.isfinite(preferred) and math.isfinite(decomposed) else math.nan
+    both = math.isfinite(preferred) and math.isfinite(decomposed)
+    error = float(angular_difference_deg(preferred, decomposed)) if both else math.nan
     selective = math.isfinite(dsi) and dsi > DSI_THRESHOLD and math.isfinite(error)
     activation, grating = _number(summary, "activation"), _number(tuning, "best_grating_activation")
     if not math.isfinite(best_clip_activation):

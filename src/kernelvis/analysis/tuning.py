@@ -51,6 +51,9 @@ class TuningConfig:
     """cycles/frame"""
     dot_speeds_px_per_frame: tuple[float, ...] = (1.0, 2.0)
     """Random-dot fields (coherence 1); empty for gratings only."""
+    dot_density: float = 0.05
+    """Dots per px²: dense enough that the field's energy is spread over all orientations (sparse
+    fields leave the direction estimate at the mercy of a few dots)."""
     contrast: float = 1.0
     frames: int | None = None
     """None: the model's native clip length."""
@@ -135,14 +138,15 @@ def sweep_conditions(config: TuningConfig) -> list[Condition]:
     return conditions
 
 
-def render_condition(condition: Condition, frames: int, size: int, contrast: float = 1.0, seed: int = 0) -> np.ndarray:
+def render_condition(condition: Condition, frames: int, size: int, contrast: float = 1.0, seed: int = 0,
+                     dot_density: float = 0.05) -> np.ndarray:
     """The stimulus clip float32 [T, H, W, 3] in [0, 1]."""
     if condition.stimulus == GRATING:
         return drifting_grating(frames, size, condition.direction_deg, condition.spatial_freq,
                                 condition.temporal_freq, contrast=contrast).video
     if condition.stimulus == DOTS:
         return random_dots(frames, size, condition.direction_deg, condition.speed_px_per_frame,
-                           coherence=1.0, seed=seed).video
+                           coherence=1.0, dot_density=dot_density, seed=seed).video
     if condition.stimulus == BLANK:
         return np.full((frames, size, size, 3), BLANK_LEVEL, dtype=np.float32)
     raise ValueError(f"unknown stimulus {condition.stimulus!r}")
@@ -187,7 +191,8 @@ def sweep_responses(model: LoadedModel, layer: str, kernels: Sequence[int], conf
     frames, size = clip_shape(model, config)
 
     def chunk(start, stop):
-        return [render_condition(c, frames, size, config.contrast, config.seed) for c in conditions[start:stop]]
+        return [render_condition(c, frames, size, config.contrast, config.seed, config.dot_density)
+                for c in conditions[start:stop]]
 
     responses = _responses(model, layer, kernels, chunk, len(conditions), config.objective, preprocessing,
                            config.batch_size, device)
@@ -309,6 +314,7 @@ def save_tuning(tuning: KernelTuning, out_dir, model_name: str, layer: str, conf
               "sweep": {"directions": config.directions, "spatial_freqs": list(config.spatial_freqs),
                         "temporal_freqs": list(config.temporal_freqs),
                         "dot_speeds_px_per_frame": list(config.dot_speeds_px_per_frame),
-                        "contrast": config.contrast, "objective": config.objective, "seed": config.seed}}
+                        "dot_density": config.dot_density, "contrast": config.contrast,
+                        "objective": config.objective, "seed": config.seed}}
     save_json(out_dir / "tuning.json", record)
     return record

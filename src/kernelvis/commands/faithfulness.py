@@ -19,7 +19,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--summaries", nargs="+", default=None, metavar="SUMMARY_JSON",
                         help="explicit kernel summary.json files instead of scanning RESULTS (tuning.json beside each)")
     parser.add_argument("--out", default=None, help="CSV to write (default: RESULTS/MODEL/faithfulness.csv)")
-    parser.add_argument("--figure", default=None, help="summary figure PNG (a PDF beside it; default: OUT's folder/figures/faithfulness.png)")
+    parser.add_argument("--figure", default=None,
+                        help="summary figure PNG, a PDF beside it (default: OUT's folder/figures/faithfulness.png)")
     parser.add_argument("--clips", default=None, help="clips.npz for the best-natural-clip activation (loads the model)")
     parser.add_argument("--weights", default=None, help="checkpoint for --clips")
 

@@ -19,6 +19,7 @@ def add_tuning_options(parser) -> None:
     group.add_argument("--temporal-freqs", type=float, nargs="+", default=[0.0625, 0.125, 0.25], metavar="CYC_PER_FRAME")
     group.add_argument("--dot-speeds", type=float, nargs="*", default=[1.0, 2.0], metavar="PX_PER_FRAME",
                        help="random-dot speeds (none: gratings only)")
+    group.add_argument("--dot-density", type=float, default=0.05, help="random dots per px²")
     group.add_argument("--contrast", type=float, default=1.0)
     group.add_argument("--frames", type=int, default=None, help="clip length (default: the model's native)")
     group.add_argument("--size", type=int, default=None, help="frame size (default: the model's native)")
@@ -37,12 +38,14 @@ def tuning_config_from_args(args):
     for name in ("spatial_freqs", "temporal_freqs", "dot_speeds"):
         if any(value <= 0 for value in getattr(args, name)):
             raise BadInputError(f"--{name.replace('_', '-')} must be positive")
+    if not 0 < args.dot_density <= 1:
+        raise BadInputError(f"--dot-density must lie in (0, 1] dots per px² (got {args.dot_density})")
     if not 0 < args.contrast <= 1:
         raise BadInputError(f"--contrast must lie in (0, 1] (got {args.contrast})")
     return TuningConfig(directions=args.directions, spatial_freqs=tuple(args.spatial_freqs),
                         temporal_freqs=tuple(args.temporal_freqs), dot_speeds_px_per_frame=tuple(args.dot_speeds),
-                        contrast=args.contrast, frames=args.frames, size=args.size, batch_size=args.batch_size,
-                        objective=args.objective, seed=args.seed)
+                        dot_density=args.dot_density, contrast=args.contrast, frames=args.frames, size=args.size,
+                        batch_size=args.batch_size, objective=args.objective, seed=args.seed)
 
 
 def add_arguments(parser) -> None:
