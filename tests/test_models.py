@@ -6,6 +6,7 @@ import torch
 
 from kernelvis.models import conv_layers, run_to_layer
 from kernelvis.models.c3d import C3D_PREPROCESSING
+from kernelvis.models.demo import DEMO_NUM_CLASSES
 from kernelvis.models.preprocessing import KINETICS_MEAN, PYTORCHVIDEO_MEAN
 from kernelvis.models.zoo import ZooEntry, list_models, load_model, register, zoo_entry
 
@@ -44,6 +45,8 @@ MIDDLE_LAYERS = {
 }
 
 REQUIRED_ZOO = set(MIDDLE_LAYERS)
+NUM_CLASSES = {**{name: 400 for name in MIDDLE_LAYERS if name not in ("c3d", "demo", "planted")},
+               "c3d": 487, "demo": DEMO_NUM_CLASSES}
 
 
 def _chained_conv_shape(convs, thw):
@@ -77,6 +80,10 @@ def test_zoo_model_builds_and_runs_to_a_middle_layer(name):
         slow = run_to_layer(model.module, "blocks.2.multipathway_blocks.0.res_blocks.0.branch2.conv_b",
                             model.preprocessing(clip))
         assert tuple(slow.shape) == (1, 128, 2, 4, 4)
+    if name in NUM_CLASSES:  # the whole network accepts its native clip (shapes only, on the meta device)
+        p = model.preprocessing
+        logits = model.module.to("meta")(p(torch.empty(1, 3, p.frames, p.size, p.size, device="meta")))
+        assert tuple(logits.shape) == (1, NUM_CLASSES[name])
 
 
 def test_zoo_entries_carry_native_preprocessing():
