@@ -44,6 +44,8 @@ def test_missing_model_file_and_missing_function(tmp_path, capsys):
     path.write_text("import torch.nn as nn\n\ndef build_a():\n    return nn.Conv3d(3, 2, 1)\n\ndef broken():\n    return 3\n")
     code, _, err = _run(capsys, "layers", "--model", f"{path}:build_b")
     _assert_one_line_error(code, err, "has no function 'build_b'", "build_a")
+    code, _, err = _run(capsys, "layers", "--model", str(path))
+    _assert_one_line_error(code, err, "needs the function", f"{path}:FUNCTION")
     code, _, err = _run(capsys, "layers", "--model", f"{path}:broken")
     _assert_one_line_error(code, err, "returned int, not a torch.nn.Module")
 

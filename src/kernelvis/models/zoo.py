@@ -81,6 +81,8 @@ def list_models() -> list[str]:
 
 
 def zoo_entry(name: str) -> ZooEntry:
+    if name.endswith(".py"):
+        raise BadInputError(f"file SPEC {name!r} needs the function that builds the model: {name}:FUNCTION")
     if name not in _REGISTRY:
         raise BadInputError(f"unknown model {name!r}; zoo models: {', '.join(_REGISTRY)} "
                             "(or a file SPEC path/to/file.py:function)")
