@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KernelvisError as error:
         print(f"kernelvis: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `kernelvis layers ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("kernelvis: interrupted; no partial output was kept", file=sys.stderr)
         return 130
