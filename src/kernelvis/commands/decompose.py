@@ -1,0 +1,125 @@
+"""Stage 2: decompose a video into a static texture and a motion (V_t(p) ≈ I(p + D_t(p))).
+
+VIDEO is an .npz (key 'video', e.g. optimal.npz), a .gif or an .mp4. Writes into DIR:
+decomposition.npz (static, displacement, velocity, recon, static_canvas, margin_px), static.png,
+motion.gif (hue = direction, brightness = speed), recon.gif, arrows.png, and merges recon_psnr_db,
+direction_deg, direction_strength, speed_px_per_frame, motion_index (plus model, layer, kernel,
+activation when VIDEO is an optimal.npz) into the summary JSON. Nothing is written on error.
+"""
+
+from __future__ import annotations
+
+HELP = "static texture + motion of a video (stage 2)"
+
+OPTIONAL_NPZ_KEYS = ("model", "layer", "kernel", "activation")
+
+
+def add_decompose_options(parser, short_names: bool = False) -> None:
+    """The stage-2 options, shared with ``kernelvis visualize``.
+
+    ``--decompose-steps`` and ``--decompose-lr`` carry a prefix so they can sit beside stage 1's
+    ``--steps``/``--lr``; ``short_names=True`` (the decompose command) also accepts ``--steps``/``--lr``.
+    The seed and device are read from ``args.seed`` / ``args.device`` (shared with stage 1).
+    """
+    from kernelvis.decompose.fit import DecomposeConfig
+
+    defaults = DecomposeConfig()
+    group = parser.add_argument_group("stage 2 (decomposition)")
+    group.add_argument("--decompose-steps", *(["--steps"] if short_names else []), dest="decompose_steps", type=int,
+                       default=defaults.steps, help="joint refinement steps of the static image and displacements")
+    group.add_argument("--decompose-lr", *(["--lr"] if short_names else []), dest="decompose_lr", type=float,
+                       default=defaults.lr, help="Adam rate of the joint refinement")
+    group.add_argument("--flow-levels", type=int, default=defaults.flow_levels, help="pyramid levels of the pairwise flow")
+    group.add_argument("--flow-steps", type=int, default=defaults.flow_steps,
+                       help="Adam steps of the pairwise flow at the finest level (each coarser level: twice as many)")
+    group.add_argument("--flow-lr", type=float, default=defaults.flow_lr)
+    group.add_argument("--flow-tv", type=float, default=defaults.flow_tv_weight, help="TV weight of the pairwise flow")
+    group.add_argument("--w-recon", type=float, default=defaults.recon_weight, help="weight of the reconstruction MSE")
+    group.add_argument("--w-tv-displacement", type=float, default=defaults.tv_displacement_weight,
+                       help="weight of TV(D_t), spatial")
+    group.add_argument("--w-tv-static", type=float, default=defaults.tv_static_weight, help="weight of TV(I)")
+    group.add_argument("--w-static", type=float, default=defaults.static_weight,
+                       help="weight of the MSE between I and frame 0")
+    group.add_argument("--paper-weights", action="store_true",
+                       help="all four loss weights 1, as in the paper (blurs I on [0,1] videos)")
+    group.add_argument("--margin-px", type=int, default=None,
+                       help="static canvas margin around the frame (default: largest displacement + 2)")
+    group.add_argument("--motion-scale", type=float, default=None, metavar="PX_PER_FRAME",
+                       help="speed shown at full brightness in motion.gif; give one value to compare kernels "
+                            "(default: the 99th percentile of this clip's speeds)")
+
+
+def decompose_config_from_args(args):
+    """A :class:`~kernelvis.decompose.fit.DecomposeConfig` from parsed options; bad values raise BadInputError."""
+    from kernelvis.decompose.fit import DecomposeConfig
+    from kernelvis.errors import BadInputError
+
+    for name in ("decompose_steps", "flow_steps"):
+        if getattr(args, name) < 0:
+            raise BadInputError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(args, name)})")
+    if args.flow_levels < 1:
+        raise BadInputError(f"--flow-levels must be at least 1 (got {args.flow_levels})")
+    for name in ("decompose_lr", "flow_lr"):
+        if not getattr(args, name) > 0:
+            raise BadInputError(f"--{name.replace('_', '-')} must be positive (got {getattr(args, name)})")
+    for name in ("w_recon", "w_tv_displacement", "w_tv_static", "w_static", "flow_tv"):
+        if getattr(args, name) < 0:
+            raise BadInputError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(args, name)})")
+    if args.margin_px is not None and args.margin_px < 0:
+        raise BadInputError(f"--margin-px must be >= 0 (got {args.margin_px})")
+    if args.motion_scale is not None and not args.motion_scale > 0:
+        raise BadInputError(f"--motion-scale must be positive (got {args.motion_scale})")
+    weights = (dict(recon_weight=1.0, tv_displacement_weight=1.0, tv_static_weight=1.0, static_weight=1.0)
+               if args.paper_weights else
+               dict(recon_weight=args.w_recon, tv_displacement_weight=args.w_tv_displacement,
+                    tv_static_weight=args.w_tv_static, static_weight=args.w_static))
+    return DecomposeConfig(steps=args.decompose_steps, lr=args.decompose_lr, flow_levels=args.flow_levels,
+                           flow_steps=args.flow_steps, flow_lr=args.flow_lr, flow_tv_weight=args.flow_tv,
+                           margin_px=args.margin_px, seed=getattr(args, "seed", 0),
+                           device=getattr(args, "device", "cpu"), **weights)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("video", metavar="VIDEO", help=".npz (key 'video'), .gif or .mp4")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_decompose_options(parser, short_names=True)
+
+
+def optimal_metadata(path) -> dict:
+    """model/layer/kernel/activation stored in an optimal.npz (empty for other videos)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    if Path(path).suffix.lower() != ".npz":
+        return {}
+    with np.load(path) as archive:
+        return {key: archive[key].item() for key in OPTIONAL_NPZ_KEYS if key in archive.files}
+
+
+def run(args) -> int:
+    import shutil
+    from pathlib import Path
+
+    from kernelvis.decompose.fit import decompose_video
+    from kernelvis.decompose.save import save_decomposition
+    from kernelvis.decompose.stats import motion_summary
+    from kernelvis.io import read_video, staged_directory
+
+    config = decompose_config_from_args(args)
+    video = read_video(args.video)
+    decomposition = decompose_video(video, config)
+    summary = {**optimal_metadata(args.video), **motion_summary(video, decomposition)}
+    out_dir = Path(args.out)
+    with staged_directory(out_dir) as stage:
+        if args.summary is None and (out_dir / "summary.json").is_file():
+            shutil.copy2(out_dir / "summary.json", stage / "summary.json")  # merge, then replace atomically
+        summary_path = save_decomposition(decomposition, stage, summary, args.motion_scale,
+                                          summary_path=args.summary)
+    print(f"{args.video}: direction {summary['direction_deg']:.1f} deg, speed {summary['speed_px_per_frame']:.3f} "
+          f"px/frame, strength {summary['direction_strength']:.2f}, motion index {summary['motion_index']:.2f}, "
+          f"recon {summary['recon_psnr_db']:.1f} dB -> {out_dir} (summary: {args.summary or summary_path.name})")
+    return 0
