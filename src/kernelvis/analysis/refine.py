@@ -9,8 +9,9 @@ V_t ≈ W(I, D_t). That pair is fitted to V, not to the kernel. Here the kernel 
 
 Both keep stage 2's regularizers (total variation of I, spatial smoothness of D, from
 :mod:`kernelvis.decompose.losses`) so the result stays a texture and a motion rather than becoming
-adversarial noise. Each optimization keeps its best iterate (by activation, the start included),
-so refinement never lowers the activation it starts from.
+adversarial noise. Each optimization keeps the iterate with the best regularized objective among
+those whose activation is at least its start's (the start included), so refinement never lowers
+the activation it starts from.
 
 The activation term is divided by the start activation's magnitude, so the regularizer weights mean
 the same thing for every model and layer ("a unit of TV costs this fraction of the start response").
@@ -51,9 +52,14 @@ class RefineConfig:
     motion_smoothness_weight: float = 0.05
     """Weight of the spatial smoothness of D relative to the start activation."""
     motion_speed_weight: float = 0.5
-    """Weight of the mean squared change of velocity (px/frame)², relative to the start activation: a
-    slow-motion prior. Motion along a texture's stripes does not change what the kernel sees (the
-    aperture problem), so without it such components drift freely and bias the refined direction."""
+    """Weight of the mean squared speed (px/frame)², relative to the start activation: a slow-motion
+    prior. Motion along a texture's stripes does not change what the kernel sees (the aperture
+    problem); stage 2 may report such a component and the optimization could add one freely. The
+    prior removes what the kernel does not pay for, leaving the normal motion the kernel prefers."""
+    motion_from_rest: bool = True
+    """Also start the motion optimization from rest (D = 0), batched with the start from stage 2's motion.
+    Stage 2 may report motion the kernel does not care about (along a grating's stripes); from rest the
+    kernel's own motion is found. The better regularized objective wins, never at a lower activation."""
     motion_grid: int = 4
     """Motion changes live on a ``motion_grid``×``motion_grid`` grid of control points, bilinearly
     interpolated to the frame (1: one translation per frame; 0: one per pixel). A coarse grid keeps the change a smooth motion: with one
@@ -111,14 +117,19 @@ def upsample_increments(increments: torch.Tensor, size: tuple[int, int]) -> torc
 
 
 def cumulative_displacement(increments: torch.Tensor) -> torch.Tensor:
-    """Displacement change [T, H, W, 2] from per-frame increments [T-1, H, W, 2]: frame t moves by the sum
+    """Displacement change [..., T, H, W, 2] from per-frame increments [..., T-1, H, W, 2]: frame t moves by the sum
     of increments 1..t, frame 0 not at all.
 
     Why increments: a change of velocity moves D_t by t times as much, so optimizing D_t frame by frame
     needs many steps and lets frames drift apart; with increments one step changes the velocity of
     every later frame coherently, which is what a motion (rather than per-frame jitter) is.
     """
-    return torch.cat([torch.zeros_like(increments[:1]), increments.cumsum(0)])
+    return torch.cat([torch.zeros_like(increments[..., :1, :, :, :]), increments.cumsum(-4)], dim=-4)
+
+
+def squared_speed(displacement: torch.Tensor) -> torch.Tensor:
+    """Mean squared frame-to-frame displacement change (px/frame)², the speed to first order, of D [T, H, W, 2]."""
+    return (displacement[1:] - displacement[:-1]).pow(2).sum(-1).mean()
 
 
 def texture_tv(static_canvas: torch.Tensor) -> torch.Tensor:
@@ -143,12 +154,13 @@ def refine(model: LoadedModel, layer: str, kernel: int, static_canvas: np.ndarra
     texture = torch.as_tensor(np.asarray(static_canvas, dtype=np.float32), device=device).clamp(0.0, 1.0)
     motion = torch.as_tensor(np.asarray(displacement, dtype=np.float32), device=device)
 
-    def activation(texture_, motion_):
-        return kernel_activation(model, layer, render(texture_, motion_, margin_px), kernel, config.objective,
-                                 preprocessing)[0]
+    def activations(textures, motions):
+        """(C,) responses to W(textures[c], motions[c]) for C candidates ([C, Hc, Wc, 3], [C, T, H, W, 2])."""
+        return kernel_activation(model, layer, render(textures, motions, margin_px), kernel, config.objective,
+                                 preprocessing)
 
     with torch.no_grad():
-        start = float(activation(texture, motion))
+        start = float(activations(texture[None], motion[None])[0])
     _check_finite(start, "the start activation")
     scale = max(abs(start), 1e-8)
     history: list[float] = []
@@ -157,68 +169,95 @@ def refine(model: LoadedModel, layer: str, kernel: int, static_canvas: np.ndarra
     for round_index in range(config.rounds):
         for phase in config.phases:
             if phase == "texture":
-                texture, best = _ascend(
-                    texture, lambda x: activation(x, motion), lambda x: config.texture_tv_weight * texture_tv(x),
+                texture, _, best = _ascend(
+                    texture[None], lambda x: activations(x, motion[None]),
+                    lambda x: config.texture_tv_weight * torch.stack([texture_tv(c) for c in x]),
                     config.texture_lr, config.steps, scale, history, bounds=(0.0, 1.0))
             else:
-                base = motion
-
-                def displaced(increments, base=base):
-                    return base + cumulative_displacement(upsample_increments(increments, base.shape[1:3]))
-
-                grid = (config.motion_grid,) * 2 if config.motion_grid > 0 else tuple(motion.shape[1:3])
-                increments, best = _ascend(
-                    motion.new_zeros(motion.shape[0] - 1, *grid, 2), lambda u: activation(texture, displaced(u)),
-                    lambda u: config.motion_smoothness_weight * motion_smoothness(displaced(u))
-                    + config.motion_speed_weight * u.pow(2).sum(-1).mean(),
-                    config.motion_lr_px, config.steps, scale, history, bounds=None, isotropic=True)
-                motion = displaced(increments).detach()
+                motion, best = _refine_motion(texture, motion, activations, config, scale, history)
             phase_log.append({"round": round_index, "phase": phase, "activation_start": current, "activation_end": best})
             current = best
     return RefineResult(texture.cpu().numpy(), motion.cpu().numpy(), int(margin_px), start, current,
                         np.asarray(history, dtype=np.float32), phase_log)
 
 
-def _ascend(start: torch.Tensor, activation, penalty, lr: float, steps: int, scale: float, history: list[float],
-            bounds: tuple[float, float] | None, isotropic: bool = False) -> tuple[torch.Tensor, float]:
-    """Minimize ``−activation/scale + penalty``; returns the best iterate by activation (start included).
+def _refine_motion(texture: torch.Tensor, motion: torch.Tensor, activations, config: RefineConfig, scale: float,
+                   history: list[float]) -> tuple[torch.Tensor, float]:
+    """Motion optimization with the texture fixed, from the current motion and (``motion_from_rest``) from rest,
+    both candidates in one batch; returns the kept displacement [T, H, W, 2] and its activation."""
+    at_rest = not bool(motion.abs().gt(1e-6).any())
+    bases = torch.stack([motion, torch.zeros_like(motion)] if config.motion_from_rest and not at_rest else [motion])
+    frames, height, width = motion.shape[:3]
+    grid = (config.motion_grid,) * 2 if config.motion_grid > 0 else (height, width)
 
-    Adam by default. ``isotropic``: momentum SGD on the gradient divided by its RMS, for motion vectors:
-    Adam scales x and y separately, which turns a gradient at 30° into steps at about 45° and so
-    biases the refined direction toward the diagonals.
+    def displaced(increments, base=bases):
+        count = increments.shape[0]
+        upsampled = upsample_increments(increments.reshape(count * (frames - 1), *grid, 2), (height, width))
+        return base + cumulative_displacement(upsampled.reshape(count, frames - 1, height, width, 2))
+
+    def penalty(increments):
+        return torch.stack([config.motion_smoothness_weight * motion_smoothness(d) + config.motion_speed_weight
+                            * squared_speed(d) for d in displaced(increments)])
+
+    textures = texture[None].expand(len(bases), -1, -1, -1)
+    increments, index, best = _ascend(motion.new_zeros(len(bases), frames - 1, *grid, 2),
+                                      lambda u: activations(textures, displaced(u)), penalty, config.motion_lr_px,
+                                      config.steps, scale, history, bounds=None, isotropic=True)
+    with torch.no_grad():
+        return displaced(increments[None], bases[index:index + 1])[0], best
+
+
+def _ascend(starts: torch.Tensor, activations, penalties, lr: float, steps: int, scale: float, history: list[float],
+            bounds: tuple[float, float] | None, isotropic: bool = False) -> tuple[torch.Tensor, int, float]:
+    """Minimize ``−activation/scale + penalty`` of C independent candidates ``starts`` [C, ...] together
+    (``activations``/``penalties`` map the batch to (C,)); returns (kept iterate, its candidate, its activation).
+
+    The kept iterate has the lowest objective among all iterates whose activation is at least
+    candidate 0's start (the current state, itself one of them): the regularizers choose between
+    equally good iterates, and the activation never drops. ``history`` gets the best activation per
+    step. Adam by default. ``isotropic``: momentum SGD on each candidate's gradient divided by its RMS,
+    for motion vectors: Adam scales x and y separately, which turns a gradient at 30° into steps at
+    about 45° and so biases the refined direction toward the diagonals.
     """
-    parameter = start.detach().clone().requires_grad_(True)
+    parameter = starts.detach().clone().requires_grad_(True)
     if isotropic:
         optimizer = torch.optim.SGD([parameter], lr=lr, momentum=0.9)
     else:
         optimizer = torch.optim.Adam([parameter], lr=lr)
     # The rate falls linearly to 5 %: at a constant rate the iterates keep jittering by about lr.
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - 0.95 * step / max(steps, 1))
-    best_value, best = -float("inf"), start.detach().clone()
+    floor = None
+    kept = (float("inf"), 0, None, starts[0].detach().clone())  # (objective, candidate, activation, iterate)
+
+    def consider(values: torch.Tensor, objectives: torch.Tensor) -> None:
+        nonlocal floor, kept
+        values, objectives = values.detach().cpu().numpy(), objectives.detach().cpu().numpy()
+        _check_finite(float(values.sum()), "refinement")
+        floor = float(values[0]) if floor is None else floor
+        for index in np.flatnonzero(values >= floor):
+            if objectives[index] < kept[0]:
+                kept = (float(objectives[index]), int(index), float(values[index]), parameter[index].detach().clone())
+
     for _ in range(steps):
-        value = activation(parameter)
-        loss = -value / scale + penalty(parameter)
-        measured = float(value.detach())
-        _check_finite(measured, "refinement")
-        history.append(measured)
-        if measured > best_value:
-            best_value, best = measured, parameter.detach().clone()
+        values = activations(parameter)
+        losses = -values / scale + penalties(parameter)
+        history.append(float(values.detach().max()))
+        consider(values, losses)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        losses.sum().backward()  # candidates are independent: each gets its own gradient
         if isotropic:
-            with torch.no_grad():  # one global scale: a step is ~lr in size, its direction the gradient's
-                parameter.grad /= parameter.grad.pow(2).mean().sqrt().clamp_min(1e-12)
+            with torch.no_grad():  # one scale per candidate: a step is ~lr in size, its direction the gradient's
+                rms = parameter.grad.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12)
+                parameter.grad /= rms.view(-1, *([1] * (parameter.ndim - 1)))
         optimizer.step()
         schedule.step()
         if bounds is not None:
             with torch.no_grad():
                 parameter.clamp_(*bounds)
     with torch.no_grad():  # the iterate after the last step has not been measured yet
-        final = float(activation(parameter))
-    _check_finite(final, "refinement")
-    if final > best_value or not np.isfinite(best_value):
-        best_value, best = final, parameter.detach().clone()
-    return best, best_value
+        values = activations(parameter)
+        consider(values, -values / scale + penalties(parameter))
+    return kept[3], kept[1], kept[2]
 
 
 def _check_finite(value: float, where: str) -> None:

@@ -13,44 +13,60 @@ from __future__ import annotations
 HELP = "texture and motion optimization against the kernel; texture/motion reliance indices"
 
 
-def add_refine_options(parser) -> None:
+def add_refine_options(parser, short_names: bool = False) -> None:
+    """The texture/motion-optimization options, shared with ``kernelvis visualize``.
+
+    ``--refine-steps``/``--refine-rounds``/``--refine-phases`` carry a prefix so they can sit beside
+    stage 1's and stage 2's options; ``short_names=True`` (the refine command) also accepts ``--steps``,
+    ``--rounds`` and ``--phases``. Seed, device, objective and preprocessing are read from ``args.seed``,
+    ``args.device``, ``args.objective``, ``args.preprocessing`` (shared with stage 1).
+    """
     from kernelvis.analysis.refine import PHASES, RefineConfig
 
     defaults = RefineConfig()
     group = parser.add_argument_group("texture and motion optimization")
-    group.add_argument("--steps", type=int, default=defaults.steps, help="steps of each texture or motion optimization")
-    group.add_argument("--rounds", type=int, default=defaults.rounds, help="texture-then-motion rounds")
-    group.add_argument("--phases", nargs="+", choices=PHASES, default=list(defaults.phases),
-                       help="which optimizations a round runs, in order")
-    group.add_argument("--texture-lr", type=float, default=defaults.texture_lr)
-    group.add_argument("--motion-lr-px", type=float, default=defaults.motion_lr_px)
-    group.add_argument("--texture-tv-weight", type=float, default=defaults.texture_tv_weight)
-    group.add_argument("--motion-smoothness-weight", type=float, default=defaults.motion_smoothness_weight)
+    group.add_argument("--refine-steps", *(["--steps"] if short_names else []), dest="refine_steps", type=int,
+                       default=defaults.steps, help="steps of each texture or motion optimization (0: none)")
+    group.add_argument("--refine-rounds", *(["--rounds"] if short_names else []), dest="refine_rounds", type=int,
+                       default=defaults.rounds, help="texture-then-motion rounds (alternation)")
+    group.add_argument("--refine-phases", *(["--phases"] if short_names else []), dest="refine_phases", nargs="+",
+                       choices=PHASES, default=list(defaults.phases), help="which optimizations a round runs, in order")
+    group.add_argument("--texture-lr", type=float, default=defaults.texture_lr, help="Adam rate on texture values in [0, 1]")
+    group.add_argument("--motion-lr-px", type=float, default=defaults.motion_lr_px, help="motion step, px")
+    group.add_argument("--texture-tv-weight", type=float, default=defaults.texture_tv_weight,
+                       help="weight of TV(I), relative to the start activation")
+    group.add_argument("--motion-smoothness-weight", type=float, default=defaults.motion_smoothness_weight,
+                       help="weight of the spatial TV of D, relative to the start activation")
+    group.add_argument("--motion-speed-weight", type=float, default=defaults.motion_speed_weight,
+                       help="slow-motion prior: weight of the mean squared velocity change, relative to the start activation")
     group.add_argument("--motion-grid", type=int, default=defaults.motion_grid,
                        help="control points per side of the motion change (1: one translation per frame; 0: one per pixel)")
-    group.add_argument("--objective", choices=["channel", "neuron"], default=defaults.objective)
-    group.add_argument("--preprocessing", choices=["native", "paper"], default=defaults.preprocessing,
-                       help="as stage 1 was run")
     group.add_argument("--neutral-textures", type=int, default=4,
                        help="smooth-noise textures averaged for the motion-on-neutral-texture activation")
-    group.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
-    group.add_argument("--device", default="cpu")
 
 
 def refine_config_from_args(args):
+    """A :class:`~kernelvis.analysis.refine.RefineConfig` from parsed options; bad values raise BadInputError."""
     from kernelvis.analysis.refine import RefineConfig
     from kernelvis.errors import BadInputError
 
-    if args.steps < 0 or args.rounds < 1:
-        raise BadInputError(f"--steps must be >= 0 and --rounds >= 1 (got {args.steps}, {args.rounds})")
-    if args.motion_grid < 0:
-        raise BadInputError(f"--motion-grid must be >= 0 (got {args.motion_grid})")
+    if args.refine_steps < 0 or args.refine_rounds < 1:
+        raise BadInputError(f"--refine-steps must be >= 0 and --refine-rounds >= 1 "
+                            f"(got {args.refine_steps}, {args.refine_rounds})")
+    for name in ("texture_lr", "motion_lr_px"):
+        if not getattr(args, name) > 0:
+            raise BadInputError(f"--{name.replace('_', '-')} must be positive (got {getattr(args, name)})")
+    for name in ("texture_tv_weight", "motion_smoothness_weight", "motion_speed_weight", "motion_grid"):
+        if getattr(args, name) < 0:
+            raise BadInputError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(args, name)})")
     if args.neutral_textures < 1:
         raise BadInputError(f"--neutral-textures must be >= 1 (got {args.neutral_textures})")
-    return RefineConfig(steps=args.steps, rounds=args.rounds, phases=tuple(args.phases), texture_lr=args.texture_lr,
-                        motion_lr_px=args.motion_lr_px, texture_tv_weight=args.texture_tv_weight,
-                        motion_smoothness_weight=args.motion_smoothness_weight, motion_grid=args.motion_grid,
-                        objective=args.objective, preprocessing=args.preprocessing, device=args.device)
+    return RefineConfig(steps=args.refine_steps, rounds=args.refine_rounds, phases=tuple(args.refine_phases),
+                        texture_lr=args.texture_lr, motion_lr_px=args.motion_lr_px,
+                        texture_tv_weight=args.texture_tv_weight, motion_smoothness_weight=args.motion_smoothness_weight,
+                        motion_speed_weight=args.motion_speed_weight, motion_grid=args.motion_grid,
+                        objective=getattr(args, "objective", "channel"),
+                        preprocessing=getattr(args, "preprocessing", "native"), device=getattr(args, "device", "cpu"))
 
 
 def add_arguments(parser) -> None:
@@ -59,8 +75,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--layer", required=True)
     parser.add_argument("--kernel", type=int, required=True)
     parser.add_argument("--dir", required=True, help="kernel directory holding optimal.npz and decomposition.npz")
-    parser.add_argument("--summary", default=None, help="summary JSON to merge into (default: DIR/summary.json)")
-    add_refine_options(parser)
+    parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
+    parser.add_argument("--objective", choices=["channel", "neuron"], default="channel", help="as stage 1 was run")
+    parser.add_argument("--preprocessing", choices=["native", "paper"], default="native", help="as stage 1 was run")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_refine_options(parser, short_names=True)
 
 
 def run(args) -> int:
