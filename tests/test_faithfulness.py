@@ -185,3 +185,29 @@ def test_end_to_end_tuning_optimize_decompose_agree_on_planted_pattern_units():
                                 "dsi": tuning.dots["dsi"]})
         assert row["direction_selective"] == 1 and row["agrees"] == 1, row
         assert row["activation_vs_best_grating"] > 1.0  # the optimum beats every single grating
+
+
+def test_faithfulness_command_measures_best_natural_clip_from_uint8_clip_set(tmp_path, monkeypatch):
+    import kernelvis.models.zoo as zoo
+    from kernelvis.cli import main
+    from kernelvis.io import save_npz, to_uint8
+
+    model = planted_model([PlantedUnit("drift", 0.0), PlantedUnit("drift", 180.0)], frames=8, size=24)
+    monkeypatch.setattr(zoo, "load_model", lambda spec, weights=None: model)
+    results = tmp_path / "results"
+    for kernel in (0, 1):
+        directory = results / "planted" / "energy" / f"kernel_{kernel:04d}"
+        directory.mkdir(parents=True)
+        (directory / "summary.json").write_text(json.dumps({"direction_deg": 0.0, "activation": 50.0}))
+    clips = to_uint8(np.stack([drifting_grating(8, 24, 0.0, 0.125, 0.125, contrast=c).video for c in (0.5, 1.0)]))
+    save_npz(tmp_path / "clips.npz", clips=clips, labels=np.array([0, 1]))
+    assert main(["faithfulness", "--model", "planted", "--results", str(results), "--clips", str(tmp_path / "clips.npz")]) == 0
+    with open(results / "planted" / "faithfulness.csv") as handle:
+        table = list(csv.DictReader(handle))
+    video = torch.from_numpy(clips.astype(np.float32) / 255.0).permute(0, 4, 1, 2, 3)
+    for row, kernel in zip(table, (0, 1)):
+        expected = float(kernel_activation(model, "energy", video, kernel).max())
+        assert float(row["best_clip_activation"]) == pytest.approx(expected, rel=1e-5)
+        assert float(row["activation_vs_best_clip"]) == pytest.approx(50.0 / expected, rel=1e-5)
+    # The rightward grating drives the rightward unit far more than the leftward one.
+    assert float(table[0]["best_clip_activation"]) > 10 * float(table[1]["best_clip_activation"])

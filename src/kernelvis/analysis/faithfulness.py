@@ -126,29 +126,14 @@ def layer_agreement(rows: Sequence[dict]) -> list[dict]:
     return table
 
 
-def load_clips(path: str | Path) -> np.ndarray:
-    """Clips float32 [N, T, H, W, 3] in [0, 1] from a ``clips.npz`` (uint8 or float; key clips/videos/video)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"clips file not found: {path}")
-    with np.load(path) as archive:
-        key = next((k for k in ("clips", "videos", "video") if k in archive.files), None)
-        if key is None:
-            raise BadInputError(f"{path} has no array 'clips' (it has: {', '.join(archive.files)})")
-        clips = np.asarray(archive[key])
-    if clips.ndim == 4:
-        clips = clips[None]
-    if clips.ndim != 5 or clips.shape[-1] != 3:
-        raise BadInputError(f"{path}: expected clips shaped [N, T, H, W, 3], got {list(clips.shape)}")
-    return clips.astype(np.float32) / 255.0 if clips.dtype == np.uint8 else clips.astype(np.float32)
-
-
 def fit_clips(clips: np.ndarray, frames: int, size: int) -> np.ndarray:
-    """Clips at the model's native shape: the first ``frames`` frames (looped if too few), the central
-    square crop resized to ``size`` (bilinear). What a model would see of them at evaluation."""
+    """Clips (uint8, or float in [0, 1]) at the model's native shape, float32 in [0, 1]: the first
+    ``frames`` frames (looped if too few), the central square crop resized to ``size`` (bilinear).
+    What a model would see of them at evaluation."""
     import torch
     import torch.nn.functional as F
 
+    clips = clips.astype(np.float32) / 255.0 if clips.dtype == np.uint8 else clips.astype(np.float32)
     repeats = -(-frames // clips.shape[1])
     clips = np.concatenate([clips] * repeats, axis=1)[:, :frames]
     height, width = clips.shape[2:4]

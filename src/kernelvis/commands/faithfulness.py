@@ -29,7 +29,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from kernelvis.analysis.faithfulness import (DSI_THRESHOLD, MAX_ERROR_DEG, build_faithfulness, format_agreement_table,
-                                                 kernel_directories_of, load_clips, save_faithfulness)
+                                                 kernel_directories_of, save_faithfulness)
+    from kernelvis.baselines.dataset_examples import load_clips
     from kernelvis.render.savefig import save_figure
     from kernelvis.render.tuning_plot import faithfulness_figure
 
@@ -41,7 +42,7 @@ def run(args) -> int:
     if args.clips:
         from kernelvis.models.zoo import load_model
 
-        clips = load_clips(args.clips)
+        clips, _ = load_clips(args.clips)
         model = load_model(args.model, weights=args.weights)
     rows, agreement = build_faithfulness(args.results, name, model, clips, found)
     figure = faithfulness_figure(rows, agreement, DSI_THRESHOLD, MAX_ERROR_DEG, title=f"{name}: tuning vs visualized motion")

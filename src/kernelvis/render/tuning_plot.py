@@ -65,18 +65,22 @@ def faithfulness_figure(rows: list[dict], agreement: list[dict], dsi_threshold: 
     figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8))
     layers = list(dict.fromkeys(row["layer"] for row in rows))
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(layers), 1)))
+    plotted = False
     for layer, color in zip(layers, colors):
         points = [(row["dsi"], row["angular_error_deg"]) for row in rows
                   if row["layer"] == layer and np.isfinite(row["dsi"]) and np.isfinite(row["angular_error_deg"])]
         if points:
             x, y = np.array(points).T
             left.scatter(x, y, s=14, color=color, label=layer, alpha=0.8)
+            plotted = True
     left.axvline(dsi_threshold, color="grey", ls="--", lw=1)
     left.axhline(max_error_deg, color="grey", ls=":", lw=1)
     left.set(xlabel="direction selectivity index (tuning)", ylabel="|tuning − visualized direction| (°)",
              xlim=(-0.02, 1.02), ylim=(0, 180), yticks=range(0, 181, 30))
-    if layers:
+    if plotted:
         left.legend(fontsize=7, frameon=False)
+    else:
+        left.text(0.5, 90, "no kernel has both tuning and a decomposition", ha="center", fontsize=8, color="grey")
     names = [entry["layer"] for entry in agreement]
     shares = [entry["agreement"] if np.isfinite(entry["agreement"]) else 0.0 for entry in agreement]
     bars = right.bar(range(len(names)), shares, color=AGREEMENT_COLOR)
