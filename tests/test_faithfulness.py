@@ -211,3 +211,10 @@ def test_faithfulness_command_measures_best_natural_clip_from_uint8_clip_set(tmp
         assert float(row["activation_vs_best_clip"]) == pytest.approx(50.0 / expected, rel=1e-5)
     # The rightward grating drives the rightward unit far more than the leftward one.
     assert float(table[0]["best_clip_activation"]) > 10 * float(table[1]["best_clip_activation"])
+
+
+def test_tuning_keys_merged_into_summary_are_used_when_tuning_json_is_absent(tmp_path):
+    _kernel(tmp_path, "conv1", 0, {"direction_deg": 100.0, "preferred_direction_deg": 80.0, "dsi": 0.7})
+    (row,), (entry,) = build_faithfulness(tmp_path, "toy")
+    assert row["angular_error_deg"] == pytest.approx(20.0) and row["agrees"] == 1
+    assert entry["agreement"] == 1.0

@@ -30,6 +30,8 @@ from kernelvis.models.loaded import LoadedModel
 DSI_THRESHOLD = 0.3
 MAX_ERROR_DEG = 30.0
 KERNEL_DIR = re.compile(r"^kernel_(\d+)$")
+TUNING_SUMMARY_KEYS = ("preferred_direction_deg", "dsi")
+"""What ``kernelvis tuning`` merges into summary.json."""
 
 COLUMNS = ("model", "layer", "kernel", "preferred_direction_deg", "dsi", "preferred_speed_px_per_frame",
            "direction_deg", "direction_strength", "speed_px_per_frame", "angular_error_deg", "direction_selective",
@@ -170,9 +172,13 @@ def build_faithfulness(results_dir: str | Path, model_name: str, model: LoadedMo
             kernels = [kernel for name, kernel, _ in found if name == layer]
             for kernel, value in zip(kernels, best_clip_activations(model, layer, kernels, clips)):
                 clip_best[(layer, kernel)] = float(value)
-    rows = [faithfulness_row(model_name, layer, kernel, _read_json(directory / "summary.json"),
-                             _read_json(directory / "tuning.json"), clip_best.get((layer, kernel), math.nan))
-            for layer, kernel, directory in found]
+    rows = []
+    for layer, kernel, directory in found:
+        summary = _read_json(directory / "summary.json")
+        # tuning.json is the full record; summary.json carries its headline keys when only it was kept.
+        tuning = {**{key: summary[key] for key in TUNING_SUMMARY_KEYS if key in summary},
+                  **_read_json(directory / "tuning.json")}
+        rows.append(faithfulness_row(model_name, layer, kernel, summary, tuning, clip_best.get((layer, kernel), math.nan)))
     return rows, layer_agreement(rows)
 
 
