@@ -147,19 +147,20 @@ def _draw(n, **kwargs):
 
 
 def test_jitter_is_symmetric_and_independent_per_element():
-    config, _ = _draw(1, jitter_px=4.0, jitter_frames=2)
+    config, _ = _draw(1, jitter_px=4, jitter_frames=2)
     generators = [torch.Generator().manual_seed(i) for i in range(4)]
     draws = [draw_transforms(generators, config) for _ in range(500)]
     shifts = torch.stack([d.shift_x_px for d in draws])
     frames = torch.stack([d.shift_frames for d in draws])
-    assert shifts.min() < -3.5 and shifts.max() > 3.5 and abs(shifts.mean()) < 0.3
+    assert set(shifts.unique().tolist()) == {-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0}  # whole pixels
+    assert abs(shifts.mean()) < 0.3
     assert set(frames.unique().tolist()) == {-2, -1, 0, 1, 2}
     assert not torch.equal(shifts[:, 0], shifts[:, 1])
 
 
 def test_integer_shift_and_roll_move_content_as_drawn():
     video = torch.rand(2, 3, 5, 10, 10)
-    config, draw = _draw(2, jitter_px=3.0, jitter_frames=2, scale_range=(1.0, 1.0))
+    config, draw = _draw(2, jitter_px=3, jitter_frames=2, scale_range=(1.0, 1.0))
     draw.shift_x_px = torch.tensor([2.0, -1.0])
     draw.shift_y_px = torch.tensor([0.0, 3.0])
     draw.shift_frames = torch.tensor([1, -2])
@@ -174,10 +175,10 @@ def test_integer_shift_and_roll_move_content_as_drawn():
 def test_scale_about_the_centre_keeps_the_centre_and_identity_is_exact():
     video = torch.rand(1, 3, 2, 9, 9)
     assert apply_transforms(video, _draw(1)[1], NO_TRANSFORM) is video
-    config, draw = _draw(1, jitter_px=0.0, jitter_frames=0, scale_range=(1.5, 1.5))
+    config, draw = _draw(1, jitter_px=0, jitter_frames=0, scale_range=(1.5, 1.5))
     zoomed = apply_transforms(video, draw, config)
     torch.testing.assert_close(zoomed[..., 4, 4], video[..., 4, 4])
-    config, draw = _draw(1, jitter_px=0.0, jitter_frames=0, scale_range=(1.0, 1.0), rotation_deg=90.0)
+    config, draw = _draw(1, jitter_px=0, jitter_frames=0, scale_range=(1.0, 1.0), rotation_deg=90.0)
     draw.rotation_deg = torch.tensor([90.0])
     rotated = apply_transforms(video, draw, config)
     torch.testing.assert_close(rotated, torch.rot90(video, k=1, dims=(3, 4)), atol=1e-5, rtol=0)
@@ -185,7 +186,7 @@ def test_scale_about_the_centre_keeps_the_centre_and_identity_is_exact():
 
 def test_shift_mode_fills_vacated_frames_and_padding_grows_the_canvas():
     video = torch.rand(1, 3, 4, 6, 6)
-    config, draw = _draw(1, jitter_px=0.0, jitter_frames=1, temporal_mode="shift", scale_range=(1.0, 1.0), pad_px=2)
+    config, draw = _draw(1, jitter_px=0, jitter_frames=1, temporal_mode="shift", scale_range=(1.0, 1.0), pad_px=2)
     draw.shift_frames = torch.tensor([1])
     moved = apply_transforms(video, draw, config)
     assert moved.shape == (1, 3, 4, 10, 10)

@@ -27,7 +27,7 @@ def add_optimize_options(parser) -> None:
                        help="channel: mean of the kernel's map (the paper's); neuron: its centre value")
     group.add_argument("--early-stop", type=int, default=100, metavar="PATIENCE",
                        help="stop when the activation has not improved for this many steps (0: never)")
-    group.add_argument("--jitter-px", type=float, default=4.0, help="symmetric spatial jitter, px")
+    group.add_argument("--jitter-px", type=int, default=4, help="symmetric spatial jitter, whole px")
     group.add_argument("--jitter-frames", type=int, default=1, help="temporal jitter, frames")
     group.add_argument("--temporal-jitter", choices=["roll", "shift"], default="roll")
     group.add_argument("--scale", type=float, nargs=2, default=[0.9, 1.1], metavar=("LOW", "HIGH"))
