@@ -23,9 +23,11 @@ from kernelvis.errors import BadInputError
 from kernelvis.geometry import unit_velocity
 
 NATURAL_TEXTURES = ("astronaut", "camera", "coffee", "chelsea", "rocket", "brick", "grass", "gravel",
-                    "immunohistochemistry", "hubble_deep_field")
+                    "immunohistochemistry")
 """Images shipped inside scikit-image (no download) usable as ``texture=``."""
 TEXTURES = ("noise",) + NATURAL_TEXTURES
+NATURAL_RMS_CONTRAST = 0.22
+"""Photograph crops are rescaled to this pixel standard deviation (smooth noise has ≈ 0.23)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,11 @@ def _natural_canvas(name: str, canvas_px: int, seed: int) -> np.ndarray:
     crop = int(min(height, width) * rng.uniform(0.5, 0.9))
     top, left = rng.integers(0, height - crop + 1), rng.integers(0, width - crop + 1)
     canvas = resize(image[top:top + crop, left:left + crop], (canvas_px, canvas_px), anti_aliasing=True, order=1)
-    return ndimage.gaussian_filter(canvas, sigma=(0.8, 0.8, 0)).astype(np.float32)
+    canvas = ndimage.gaussian_filter(canvas, sigma=(0.8, 0.8, 0))
+    # Equal RMS contrast for every crop (as the noise has): a crop of sky is not a "low-contrast
+    # class", and the contrast parameter of a generator's caller then means the same for all textures.
+    canvas = 0.5 + (canvas - canvas.mean()) * (NATURAL_RMS_CONTRAST / max(float(canvas.std()), 1e-3))
+    return np.clip(canvas, 0.0, 1.0).astype(np.float32)
 
 
 def texture_canvas(texture, canvas_px: int, seed: int = 0) -> tuple[np.ndarray, bool]:
