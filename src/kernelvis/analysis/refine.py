@@ -38,7 +38,7 @@ PHASES = ("texture", "motion")
 @dataclass(frozen=True)
 class RefineConfig:
     steps: int = 100
-    """Adam steps of each texture or motion optimization (0: only evaluate the start)."""
+    """Optimizer steps of each texture or motion optimization (0: only evaluate the start)."""
     rounds: int = 1
     """How many times the texture-then-motion pair runs (alternation)."""
     phases: tuple[str, ...] = PHASES
@@ -46,7 +46,7 @@ class RefineConfig:
     texture_lr: float = 0.02
     """Adam step on texture values in [0, 1]."""
     motion_lr_px: float = 0.05
-    """Adam step on displacements, px."""
+    """Step of the motion optimization (momentum SGD on the RMS-normalized gradient), px per frame."""
     texture_tv_weight: float = 0.05
     """Weight of TV(I) relative to the start activation."""
     motion_smoothness_weight: float = 0.05
@@ -62,8 +62,9 @@ class RefineConfig:
     kernel's own motion is found. The better regularized objective wins, never at a lower activation."""
     motion_grid: int = 4
     """Motion changes live on a ``motion_grid``×``motion_grid`` grid of control points, bilinearly
-    interpolated to the frame (1: one translation per frame; 0: one per pixel). A coarse grid keeps the change a smooth motion: with one
-    vector per pixel the kernel is better served by local distortions of the texture than by motion."""
+    interpolated to the frame (1: one translation per frame; 0: one per pixel). A coarse grid keeps
+    the change a smooth motion: with one vector per pixel the kernel is better served by local
+    distortions of the texture than by motion."""
     objective: str = "channel"
     preprocessing: str = "native"
     """``native`` or ``paper``: as stage 1 was run (see :func:`kernelvis.optimize.api.model_preprocessing`)."""
@@ -80,9 +81,9 @@ class RefineResult:
     activation_start: float
     activation_final: float
     history: np.ndarray
-    """float32 [rounds·len(phases)·steps]: activation before each Adam step, phases in order."""
+    """float32 [rounds·len(phases)·steps]: activation before each step (best candidate), phases in order."""
     phase_log: list[dict] = field(default_factory=list)
-    """One entry per optimization run: round, phase, activation_start, activation_end (its best)."""
+    """One entry per optimization run: round, phase, activation_start, activation_end (of the kept iterate)."""
 
     @property
     def static(self) -> np.ndarray:
