@@ -40,7 +40,13 @@ def test_priors_and_psnr():
     assert alpha_prior(flat, 6.0) == 0
     ramp_in_time = flat + torch.arange(4.0).view(1, 1, 4, 1, 1) * 0.1
     assert total_variation(ramp_in_time, 2.0, 0.0) < 1e-10  # τ = 0: only spatial smoothness
-    assert total_variation(ramp_in_time, 2.0, 1.0) == pytest.approx((0.1 / 0.5) ** 2, rel=1e-5)
+    # 3 of the 4 frames have a next frame, 0.1 (= 0.2 range units) brighter
+    assert total_variation(ramp_in_time, 2.0, 1.0) == pytest.approx(0.75 * (0.1 / 0.5) ** 2, rel=1e-5)
+    spike = torch.zeros(1, 1, 3, 4, 5)
+    spike[0, 0, -1, 1, 2] = 1.0  # in the last frame: 4 spatial differences and 1 temporal one see it
+    assert total_variation(spike, 2.0, 1.0) * (3 * 4 * 5) * 0.5**2 == pytest.approx(5.0, rel=1e-5)
+    # β = 1: the spike's own position has Δx = Δy = −1 (√2), its left and upper neighbours 1 each
+    assert total_variation(spike, 1.0, 0.0) * (3 * 4 * 5) * 0.5 == pytest.approx(2.0 + 2**0.5, rel=1e-4)
     assert alpha_prior(torch.ones(1, 3, 2, 2, 2), 6.0) == pytest.approx(1.0)  # white = one range unit
     a = np.zeros((2, 2)); b = np.full((2, 2), 0.1)
     assert psnr_db(b, a) == pytest.approx(20.0)

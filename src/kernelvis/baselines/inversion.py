@@ -39,7 +39,7 @@ class InversionConfig:
     alpha: float = 6.0
     alpha_weight: float = 1e-3
     tv_beta: float = 2.0
-    tv_weight: float = 0.05
+    tv_weight: float = 0.5
     tv_time_weight: float = 1.0
     """τ: weight of frame-to-frame differences relative to spatial neighbours."""
     init_std: float = 0.01
@@ -64,12 +64,15 @@ def alpha_prior(video: torch.Tensor, alpha: float) -> torch.Tensor:
 
 
 def total_variation(video: torch.Tensor, beta: float, time_weight: float) -> torch.Tensor:
-    """Mean over positions of (Δx² + Δy² + τ Δt²)^(β/2) / B^β for video (N, C, T, H, W); the
-    forward differences are cropped to the positions where all three exist."""
-    dt = video[:, :, 1:, :-1, :-1] - video[:, :, :-1, :-1, :-1]
-    dy = video[:, :, :-1, 1:, :-1] - video[:, :, :-1, :-1, :-1]
-    dx = video[:, :, :-1, :-1, 1:] - video[:, :, :-1, :-1, :-1]
-    squared = (dx.pow(2) + dy.pow(2) + time_weight * dt.pow(2)) / HALF_RANGE**2
+    """Mean over positions of (Δx² + Δy² + τ Δt²)^(β/2) / B^β for video (N, C, T, H, W); forward
+    differences, zero past the last frame/row/column (so every frame, the last included, is smoothed)."""
+    def forward_difference(dim: int) -> torch.Tensor:
+        difference = video.diff(dim=dim)
+        pad = [0, 0] * (video.ndim - 1 - dim) + [0, 1]
+        return torch.nn.functional.pad(difference, pad)
+
+    squared = (forward_difference(4).pow(2) + forward_difference(3).pow(2)
+               + time_weight * forward_difference(2).pow(2)) / HALF_RANGE**2
     return squared.clamp_min(1e-12).pow(beta / 2).mean()
 
 

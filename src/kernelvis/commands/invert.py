@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--alpha", type=float, default=6.0, help="exponent of the α-norm prior")
     group.add_argument("--alpha-weight", type=float, default=1e-3)
     group.add_argument("--tv-beta", type=float, default=2.0)
-    group.add_argument("--tv-weight", type=float, default=0.05)
+    group.add_argument("--tv-weight", type=float, default=0.5, help="raise it for deep layers (Mahendran & Vedaldi do)")
     group.add_argument("--tv-time-weight", type=float, default=1.0, help="weight of temporal differences in the TV prior")
     group.add_argument("--seed", type=int, default=0)
 
