@@ -62,9 +62,8 @@ def _kernel(args) -> int:
     import numpy as np
 
     from kernelvis.errors import BadInputError
-    from kernelvis.io import save_json, write_gif
-    from kernelvis.render.panels import kernel_panel, side_by_side_frames
-    from kernelvis.render.savefig import save_figure
+    from kernelvis.io import save_json
+    from kernelvis.render.panels import write_kernel_panel
 
     kernel_dir = Path(args.dir)
     optimal_path, decomposition_path = kernel_dir / "optimal.npz", kernel_dir / "decomposition.npz"
@@ -78,25 +77,15 @@ def _kernel(args) -> int:
         if stage_path.is_file():
             summary.update(json.loads(stage_path.read_text()))
     with np.load(optimal_path) as optimal:
-        video = optimal["video"]
         summary.setdefault("activation", float(optimal["activation"]))
         for key in ("model", "layer", "kernel"):
-            if key in optimal.files and key not in summary:
-                value = optimal[key].item()
-                summary[key] = value
+            if key in optimal.files:
+                summary.setdefault(key, optimal[key].item())
     if args.model_name:
         summary["model"] = args.model_name
     if args.layer:
         summary["layer"] = args.layer
-    if "kernel" not in summary and kernel_dir.name.startswith("kernel_"):
-        summary["kernel"] = int(kernel_dir.name.split("_")[1])
-    with np.load(decomposition_path) as decomposition:
-        static, velocity, recon = decomposition["static"], decomposition["velocity"], decomposition["recon"]
-    title = f"{summary.get('model', '')}  {summary.get('layer', '')}  kernel {summary.get('kernel', '')}"
-    figure = kernel_panel(video, static, velocity, recon, title=title, facts=summary,
-                          motion_scale_px_per_frame=args.motion_scale)
-    save_figure(figure, kernel_dir / "panel.png")
-    write_gif(kernel_dir / "panel.gif", side_by_side_frames(video, velocity, recon, args.motion_scale))
+    write_kernel_panel(kernel_dir, summary, args.motion_scale)
     save_json(summary_path, summary)  # last: its presence means the kernel is complete
     print(f"wrote {summary_path}, panel.png, panel.gif")
     return 0

@@ -83,3 +83,21 @@ def side_by_side_frames(optimal_video: np.ndarray, velocity: np.ndarray, recon: 
     parts = [part.repeat(upscale, axis=1).repeat(upscale, axis=2) for part in parts]
     gap = np.ones(parts[0].shape[:2] + (gap_px, 3), dtype=np.float32)
     return np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=2)
+
+
+def write_kernel_panel(kernel_dir, summary: dict, motion_scale_px_per_frame: float | None = None) -> None:
+    """``panel.png`` and ``panel.gif`` of a kernel directory holding optimal.npz and decomposition.npz."""
+    from pathlib import Path
+
+    from kernelvis.io import write_gif
+    from kernelvis.render.savefig import save_figure
+
+    kernel_dir = Path(kernel_dir)
+    with np.load(kernel_dir / "optimal.npz") as optimal:
+        video = optimal["video"]
+    with np.load(kernel_dir / "decomposition.npz") as decomposition:
+        static, velocity, recon = decomposition["static"], decomposition["velocity"], decomposition["recon"]
+    title = f"{summary.get('model', '')}  {summary.get('layer', '')}  kernel {summary.get('kernel', '')}"
+    save_figure(kernel_panel(video, static, velocity, recon, title=title, facts=summary,
+                             motion_scale_px_per_frame=motion_scale_px_per_frame), kernel_dir / "panel.png")
+    write_gif(kernel_dir / "panel.gif", side_by_side_frames(video, velocity, recon, motion_scale_px_per_frame))
