@@ -12,7 +12,7 @@ from kernelvis.analysis.reliance import (RelianceActivations, neutral_textures, 
 from kernelvis.data.synthetic import drifting_grating, smooth_noise_texture
 from kernelvis.geometry import unit_velocity
 from kernelvis.models.planted import PlantedUnit, planted_model
-from kernelvis.render.reliance_plot import reliance_table, write_reliance_plot
+from kernelvis.render.reliance_plot import reliance_figure, reliance_table, write_reliance_plot
 
 FRAMES, SIZE, MARGIN = 16, 32, 16
 DIRECTION_DEG, SPATIAL_FREQ, TEMPORAL_FREQ = 30.0, 0.125, 0.125  # drift speed 1 px/frame
@@ -93,15 +93,23 @@ def test_neutral_textures_keep_mean_and_contrast_and_are_seeded():
     np.testing.assert_array_equal(textures, neutral_textures(canvas, 3, seed=5))
 
 
+def read_rows(csv_path):
+    import csv
+
+    with open(csv_path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_reliance_plot_from_summary_csv(tmp_path):
     csv_path = tmp_path / "summary.csv"
     csv_path.write_text("model,layer,kernel,texture_reliance,motion_reliance,direction_reversal_drop\n"
                         "m,conv1,2,0.1,0.9,0.8\nm,conv1,0,0.7,0.05,0.0\nm,conv1,1,,,\nm,conv2,0,0.5,0.5,0.5\n")
-    import csv
-    with open(csv_path, newline="") as handle:
-        labels, values, missing = reliance_table(list(csv.DictReader(handle)), layer="conv1")
+    labels, values, missing = reliance_table(read_rows(csv_path), layer="conv1")
     assert labels == ["0", "2"] and missing == ["1"]
     np.testing.assert_allclose(values, [[0.7, 0.05, 0.0], [0.1, 0.9, 0.8]])
     written = write_reliance_plot(csv_path, tmp_path / "figures" / "reliance_conv1.png", title="m conv1", layer="conv1")
     assert [path.suffix for path in written] == [".png", ".pdf"]
     assert all(path.stat().st_size > 1000 for path in written)
+    # Without a layer: one row of panels per layer of the table.
+    figure = reliance_figure(read_rows(csv_path), title="m")
+    assert [axes.get_title(loc="left") for axes in figure.axes[::2][:2]] == ["conv1 (no response above baseline: kernel 1)", "conv2"]

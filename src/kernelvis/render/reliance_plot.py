@@ -1,10 +1,10 @@
 """Per-layer figure of the reliance indices (``kernelvis.analysis.reliance``).
 
-Left: each kernel as a point, motion reliance (x) against texture reliance (y), coloured by the
+Per layer, left: each kernel as a point, motion reliance (x) against texture reliance (y), coloured by the
 direction-reversal drop; kernels in the lower-right need motion but not a particular texture,
 upper-left the reverse. Right: the three indices per kernel as grouped bars.
 Rows come from a summary.csv-like table (one dict per kernel); kernels whose indices are missing
-(no response above baseline: null in summary.json) are listed in the title, not drawn.
+(no response above baseline: null in summary.json) are listed in the layer's heading, not drawn.
 """
 
 from __future__ import annotations
@@ -46,13 +46,22 @@ def reliance_table(rows: list[dict], layer: str | None = None) -> tuple[list[str
 
 
 def reliance_figure(rows: list[dict], title: str = "", layer: str | None = None):
-    """A matplotlib Figure of one layer's reliance indices (see module docstring)."""
-    labels, values, missing = reliance_table(rows, layer)
-    figure, (scatter_axes, bar_axes) = plt.subplots(
-        1, 2, figsize=(4.2 + max(4.0, 0.35 * len(labels)), 4.0), gridspec_kw={"width_ratios": [1, max(1.0, len(labels) / 10)]})
-    if missing:
-        title = f"{title}\nno response above baseline: kernel {', '.join(missing)}".strip()
+    """A matplotlib Figure of the reliance indices (see module docstring): one row of panels per layer
+    (rows in table order), or only ``layer``'s."""
+    layers = [layer] if layer is not None else list(dict.fromkeys(str(row.get("layer")) for row in rows)) or ["?"]
+    tables = [reliance_table(rows, name if len(layers) > 1 or layer is not None else None) for name in layers]
+    most = max([len(labels) for labels, _, _ in tables] + [1])
+    figure, axes = plt.subplots(len(layers), 2, squeeze=False, figsize=(4.2 + max(4.0, 0.35 * most), 4.0 * len(layers)),
+                                gridspec_kw={"width_ratios": [1, max(1.0, most / 10)]})
     figure.suptitle(title or "reliance indices")
+    for (scatter_axes, bar_axes), name, (labels, values, missing) in zip(axes, layers, tables):
+        _draw_layer(figure, scatter_axes, bar_axes, name, labels, values, missing)
+    return figure
+
+
+def _draw_layer(figure, scatter_axes, bar_axes, layer: str, labels: list[str], values: np.ndarray, missing: list[str]) -> None:
+    heading = layer if not missing else f"{layer} (no response above baseline: kernel {', '.join(missing)})"
+    scatter_axes.set_title(heading, fontsize=9, loc="left")
     texture, motion, reversal = (values[:, i] for i in range(len(COLUMNS)))
     points = scatter_axes.scatter(motion, texture, c=reversal, cmap="coolwarm", vmin=-1, vmax=1, s=40,
                                   edgecolors="black", linewidths=0.5)
@@ -69,7 +78,6 @@ def reliance_figure(rows: list[dict], title: str = "", layer: str | None = None)
     bar_axes.set(xticks=positions, xlabel="kernel", ylim=(-1.05, 1.05), ylabel="index")
     bar_axes.set_xticklabels(labels, fontsize=7)
     bar_axes.legend(fontsize=7, loc="lower right")
-    return figure
 
 
 def write_reliance_plot(rows_or_csv: list[dict] | str | os.PathLike, out_png: str | os.PathLike, title: str = "",
