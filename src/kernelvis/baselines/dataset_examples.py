@@ -17,29 +17,22 @@ import numpy as np
 import torch
 
 from kernelvis.baselines.deconvnet import override_relu_backward, project
+from kernelvis.data.kinetics import load_clip_set
 from kernelvis.errors import BadInputError
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.optimize.activation import layer_output
 
-CLIP_KEYS = ("clips", "videos", "video")
-
-
-def load_clips(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """A clip set ``clips.npz``: (clips [N, T, H, W, 3] uint8 or float in [0, 1], labels [N] or None)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"clip set not found: {path} (make it with `kernelvis synthetic-clips` or `kernelvis sample-clips`)")
-    with np.load(path, allow_pickle=False) as archive:
-        key = next((k for k in CLIP_KEYS if k in archive.files), None)
-        if key is None:
-            raise BadInputError(f"{path} has none of the arrays {', '.join(CLIP_KEYS)} (it has: {', '.join(archive.files)})")
-        clips = np.asarray(archive[key])
-        labels = np.asarray(archive["labels"]) if "labels" in archive.files else None
-    if clips.ndim == 4:  # a single clip
-        clips = clips[None]
+def load_clips(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """A clip set ``clips.npz`` (``kernelvis synthetic-clips`` / ``sample-clips``): clips
+    [N, T, H, W, 3] (uint8, or float in [0, 1]) and one label string per clip (its class name)."""
+    clip_set = load_clip_set(path)
+    clips, labels = np.asarray(clip_set.clips), np.asarray(clip_set.labels)
     if clips.ndim != 5 or clips.shape[-1] != 3 or clips.shape[0] == 0:
         raise BadInputError(f"{path}: expected clips shaped [N, T, H, W, 3], got {list(clips.shape)}")
-    return clips, labels
+    names = clip_set.class_names
+    if labels.dtype.kind in "iu" and labels.size and 0 <= labels.min() and labels.max() < len(names) and len(names) > 1:
+        return clips, np.array([names[int(label)] for label in labels])
+    return clips, labels.astype(str)
 
 
 def clips_to_tensor(clips: np.ndarray) -> torch.Tensor:
