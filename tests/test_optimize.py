@@ -74,6 +74,8 @@ def test_history_rises_and_early_stop_ends_a_saturated_run(tiny_model):
     result = optimize_kernels(tiny_model, "energy", [0], config)[0]
     assert len(result.history) < 400, "the sigmoid saturates, so the activation stops improving"
     assert result.history[-10:].mean() > 3 * result.history[:3].mean()
+    rising = optimize_kernels(tiny_model, "energy", [0], OptimizeConfig(steps=40, lr=0.01, early_stop_patience=15))[0]
+    assert len(rising.history) == 40, "a still-rising activation must not stop early"
 
 
 class _MustNotRun(nn.Module):
@@ -275,3 +277,22 @@ def test_cli_defaults_match_the_library_defaults():
     from_cli = optimize_config_from_args(parser.parse_args([]))
     library = OptimizeConfig()
     assert from_cli.__dict__ == {**library.__dict__, "progress": True}
+
+
+def test_clip_stats_set_the_colour_matrix_and_spectral_slope(tmp_path, tiny_model):
+    import argparse
+
+    from kernelvis.commands.optimize import add_optimize_options, optimize_config_from_args
+    from kernelvis.data.clip_stats import ClipStats, save_clip_stats
+
+    # a colour matrix whose three output rows are equal can only make grey clips
+    grey_only = np.array([[0.3, 0.0, 0.0]] * 3)
+    save_clip_stats(tmp_path / "stats.json", ClipStats(grey_only, 1.7, np.full(3, 0.5), np.eye(3), 0.99, 4))
+    parser = argparse.ArgumentParser()
+    add_optimize_options(parser)
+    config = optimize_config_from_args(parser.parse_args(["--clip-stats", str(tmp_path / "stats.json"), "--steps", "5"]))
+    assert config.spectral_slope == pytest.approx(1.7)
+    result = optimize_kernels(tiny_model, "energy", [0], config)[0]
+    np.testing.assert_array_equal(result.video[..., 0], result.video[..., 1])
+    np.testing.assert_array_equal(result.video[..., 0], result.video[..., 2])
+    assert result.video.std() > 0.01

@@ -1,2 +1,10 @@
 """Stage 1: the optimal input of a kernel by activation maximization (parameterizations, 3D
-transforms, objectives, the optimization loop)."""
+transforms, objectives, the optimization loop).
+
+- :mod:`~kernelvis.optimize.api`: ``OptimizeConfig``, ``optimize_kernels`` (kernels × restarts in one
+  batch), ``OptimalInput``, ``save_optimal``;
+- :mod:`~kernelvis.optimize.param`: ``pixel`` and ``fourier`` parameterizations;
+- :mod:`~kernelvis.optimize.transforms`: per-step, per-element jitter/scale/rotation/temporal offset;
+- :mod:`~kernelvis.optimize.objectives`: channel mean, centre neuron, weighted sums;
+- :mod:`~kernelvis.optimize.activation`: the one kernel-response function every stage uses.
+"""

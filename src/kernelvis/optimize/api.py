@@ -106,7 +106,8 @@ class _EarlyStop:
         activation = activation.double()
         self.smoothed = activation if self.smoothed is None else (
             (1 - EARLY_STOP_SMOOTHING) * self.smoothed + EARLY_STOP_SMOOTHING * activation)
-        improved = self.smoothed > self.best + EARLY_STOP_MIN_GAIN * self.best.abs().clamp(min=1e-8)
+        margin = EARLY_STOP_MIN_GAIN * self.best.abs().clamp(min=1e-8)
+        improved = torch.isinf(self.best) | (self.smoothed > self.best + margin)  # the first step always counts
         self.best = torch.where(improved, self.smoothed, self.best)
         self.stale = torch.where(improved, torch.zeros_like(self.stale), self.stale + 1)
         return bool((self.stale >= self.patience).all())
