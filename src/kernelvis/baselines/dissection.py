@@ -210,8 +210,9 @@ def dissect(model: LoadedModel, layer: str, concept_set: ConceptSet, quantile: f
     if maps.ndim != 5:
         raise BadInputError(f"layer {layer!r} output is {tuple(maps.shape)}, not (N, C, T, H, W)")
     kernels = maps.shape[1]
-    per_kernel = maps.transpose(0, 1).reshape(kernels, -1).numpy()
-    thresholds = np.quantile(per_kernel, 1.0 - quantile, axis=1, method="linear").astype(np.float32)
+    # one kernel at a time: a transposed copy of all maps would double the memory on big layers
+    thresholds = np.array([np.quantile(maps[:, k].numpy(), 1.0 - quantile, method="linear") for k in range(kernels)],
+                          dtype=np.float32)
     clip_shape = tuple(videos.shape[1:4])
     offset, stride = rf_anchors(model, layer, clip_shape, tuple(maps.shape[2:]))
     threshold = torch.from_numpy(thresholds).view(1, -1, 1, 1, 1)
