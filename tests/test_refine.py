@@ -13,7 +13,7 @@ from kernelvis.geometry import angular_difference_deg, unit_velocity
 from kernelvis.models.planted import PlantedUnit, planted_model
 from kernelvis.optimize.activation import kernel_activation
 
-FRAMES, SIZE, MARGIN = 16, 32, 16
+FRAMES, SIZE, MARGIN = 16, 24, 16
 SPATIAL_FREQ, TEMPORAL_FREQ = 0.125, 0.125  # planted speed 1 px/frame
 DIRECTIONS_DEG = (30.0, 225.0)
 
