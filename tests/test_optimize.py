@@ -296,3 +296,17 @@ def test_clip_stats_set_the_colour_matrix_and_spectral_slope(tmp_path, tiny_mode
     np.testing.assert_array_equal(result.video[..., 0], result.video[..., 1])
     np.testing.assert_array_equal(result.video[..., 0], result.video[..., 2])
     assert result.video.std() > 0.01
+
+
+def test_neuron_objective_changes_only_the_centre_receptive_field(tiny_model):
+    from kernelvis.optimize.api import element_seeds
+
+    config = OptimizeConfig(steps=10, lr=0.1, objective="neuron", transforms=NO_TRANSFORM, early_stop_patience=None)
+    result = optimize_kernels(tiny_model, "energy", [0], config)[0]
+    start = make_param("pixel", element_seeds(0, [0], 1), 8, 12).video()[0].permute(1, 2, 3, 0).detach().numpy()
+    changed = np.abs(result.video - start).max(axis=-1) > 1e-6  # [T, H, W]
+    # energy map is 6×8×8 (kernel 3×5×5); its centre (3, 4, 4) sees frames 3..5, rows and columns 4..8
+    inside = np.zeros_like(changed)
+    inside[3:6, 4:9, 4:9] = True
+    assert changed[inside].mean() > 0.9
+    assert not changed[~inside].any()
