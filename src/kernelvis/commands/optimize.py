@@ -81,6 +81,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--layer", required=True)
     parser.add_argument("--kernel", type=int, required=True)
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     add_optimize_options(parser)
 
 
@@ -94,7 +95,7 @@ def run(args) -> int:
     resolve_layer(model.module, args.layer)
     (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
     (result,) = optimize_kernels(model, args.layer, [kernel], config)
-    save_optimal(result, args.out, model.name, args.layer, kernel)
+    save_optimal(result, args.out, model.name, args.layer, kernel, summary_path=args.summary)
     print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} after "
           f"{len(result.history)} steps -> {args.out}")
     return 0

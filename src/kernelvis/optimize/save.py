@@ -13,7 +13,8 @@ from kernelvis.io import normalize_to_unit_range, save_npz, staged_directory, up
 GIF_FPS = 8.0
 
 
-def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str, kernel: int) -> Path:
+def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str, kernel: int,
+                 summary_path: str | os.PathLike | None = None) -> Path:
     """Write ``result`` (an :class:`~kernelvis.optimize.api.OptimalInput`) into ``out_dir``.
 
     The npz keeps the clip in display space ([0, 1], as the model saw it); the GIF is min–max
@@ -29,6 +30,6 @@ def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str
                  candidate_activations=np.asarray(result.candidate_activations, dtype=np.float32),
                  model=np.str_(model_name), layer=np.str_(layer), kernel=np.int64(kernel))
         write_gif(staging / "optimal.gif", normalize_to_unit_range(result.video), fps=GIF_FPS)
-    update_json(out_dir / "summary.json",
+    update_json(Path(summary_path) if summary_path is not None else out_dir / "summary.json",
                 {"model": model_name, "layer": layer, "kernel": int(kernel), "activation": float(result.activation)})
     return out_dir
