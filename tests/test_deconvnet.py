@@ -66,12 +66,23 @@ def test_explicit_deconvnet_refuses_non_chains():
         def forward(self, x):
             return x + self.conv(x)
 
-    net = nn.Sequential(Residual(), nn.Conv3d(3, 2, 1))
-    model = LoadedModel("res", net, Preprocessing(frames=4, size=8))
+    class InplaceResidual(nn.Module):  # torchvision's style: the add keeps the tensor object
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(3, 3, 3, padding=1)
+            self.relu = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            out = self.conv(x)
+            out += x
+            return self.relu(out)
+
     video = torch.rand(1, 3, 4, 8, 8)
-    with pytest.raises(BadInputError, match="autograd"):
-        project_explicit(model, "1", video, 0)
-    assert project_autograd(model, "1", video, 0).abs().sum() > 0  # the autograd form works on any model
+    for block in (Residual(), InplaceResidual()):
+        model = LoadedModel("res", nn.Sequential(block, nn.Conv3d(3, 2, 1)), Preprocessing(frames=4, size=8))
+        with pytest.raises(BadInputError, match="autograd"):
+            project_explicit(model, "1", video, 0)
+        assert project_autograd(model, "1", video, 0).abs().sum() > 0  # the autograd form works on any model
 
 
 def test_projection_of_a_planted_edge_kernel_localizes_the_edge():

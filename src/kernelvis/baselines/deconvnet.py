@@ -154,21 +154,33 @@ def trace_chain(model: LoadedModel, layer: str, video01: torch.Tensor) -> list[n
                for m in model.module.modules() if not list(m.children()) or m is target]
     try:
         with torch.no_grad():
-            run_to_layer(model.module, layer, model_input)
+            target_output = run_to_layer(model.module, layer, model_input).clone()
     finally:
         for handle in handles:
             handle.remove()
+    not_a_chain = BadInputError(
+        f"explicit DeconvNet needs a plain Conv3d/BatchNorm3d/ReLU/MaxPool3d chain up to {layer!r}; "
+        "use the autograd form (--mode autograd)")
     chain, previous = [], model_input
     for module, inputs, output in calls:
         if not isinstance(module, CHAIN_TYPES) or inputs is not previous:
-            raise BadInputError(
-                f"explicit DeconvNet needs a plain Conv3d/BatchNorm3d/ReLU/MaxPool3d chain up to {layer!r} "
-                f"(found {type(module).__name__} off the chain); use the autograd form (--mode autograd)")
+            raise not_a_chain
         chain.append(module)
         previous = output
         if module is target:
-            return chain
-    raise BadInputError(f"layer {layer!r} was not reached by the forward pass")
+            break
+    else:
+        raise BadInputError(f"layer {layer!r} was not reached by the forward pass")
+    # Tensor identity alone is fooled by in-place operations between modules (a residual ``out += x``
+    # keeps the tensor object), so the chain must also reproduce the layer's output.
+    with torch.no_grad():
+        replay = model.preprocessing(video01)
+        for module in chain:
+            replay = module(replay)
+    if replay.shape != target_output.shape or not torch.allclose(replay, target_output, rtol=1e-4,
+                                                                  atol=1e-5 * float(target_output.abs().max()) + 1e-8):
+        raise not_a_chain
+    return chain
 
 
 def _unpool(signal: torch.Tensor, switches: torch.Tensor, input_shape: torch.Size) -> torch.Tensor:
