@@ -10,7 +10,7 @@ from kernelvis.data import synthetic
 from kernelvis.decompose.save import FILES, load_decomposition
 from kernelvis.io import write_gif, write_mp4
 
-FAST_OPTIONS = ["--steps", "10", "--flow-steps", "10"]
+FAST_OPTIONS = ["--steps", "10"]
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kernelvis.decompose.flow import (adam_with_linear_decay, chain_displacements, pairwise_flow,
-                                      velocity_from_displacement)
+from kernelvis.decompose.flow import chain_displacements, pairwise_flow, velocity_from_displacement
 from kernelvis.decompose.losses import masked_mse, total_variation
+from kernelvis.decompose.optim import VectorAdam
 from kernelvis.decompose.warp import pixel_grid, warp_static
 from kernelvis.errors import BadInputError, OptimizationDivergedError
 
@@ -42,7 +42,7 @@ class DecomposeConfig:
     """Adam steps of the pairwise flow at the finest level (each coarser level: twice the next finer)"""
     flow_lr: float = 0.1
     """Adam learning rate of the pairwise flow, px of the level being fitted"""
-    flow_tv_weight: float = 0.3
+    flow_tv_weight: float = 0.2
     """TV weight of the pairwise flow (its data term is on contrast-standardized clips)"""
     flow_color: bool = False
     """pairwise flow on RGB instead of luminance (about 2x slower; for purely chromatic motion)"""
@@ -133,7 +133,7 @@ def refine(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor
     with the paper's losses. clips (B, T, C, H, W). Returns (canvas, displacement)."""
     canvas = canvas.detach().clone().requires_grad_(True)
     moving = displacement[:, 1:].detach().clone().requires_grad_(True)
-    optimizer, schedule = adam_with_linear_decay([canvas, moving], config.lr, config.steps)
+    optimizer = VectorAdam([(canvas, 1), (moving, -1)], config.lr, config.steps)
     targets = clips.transpose(1, 2)  # (B, C, T, H, W), warp_static's layout
     first_frame = clips[:, 0]
     for _ in range(config.steps):
@@ -144,10 +144,8 @@ def refine(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor
                 + config.tv_displacement_weight * total_variation(moving.permute(0, 1, 4, 2, 3))
                 + config.tv_static_weight * total_variation(canvas)
                 + config.static_weight * masked_mse(under_frame, first_frame))
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
     full = torch.cat([torch.zeros_like(moving[:, :1]), moving], dim=1)
     return canvas.detach(), full.detach()
 

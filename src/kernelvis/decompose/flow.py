@@ -19,14 +19,46 @@ Conventions (DESIGN §3): pixel coordinates (x, y), y down; backward warps ``out
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from kernelvis.decompose.losses import masked_mse, total_variation
+from kernelvis.decompose.optim import VectorAdam
 from kernelvis.decompose.warp import inside_mask, pixel_grid, sample_at_px
 
 MIN_LEVEL_SIZE_PX = 8
 """Coarsest pyramid level: smaller images carry too little texture to constrain the flow."""
+
+
+MIN_COARSE_PERIOD_PX = 4.0
+"""The coarsest level must still show the clip's dominant spatial period with at least this many
+px: coarser, a grating aliases into a pattern that moves another way, and the levels below inherit it."""
+
+
+def dominant_period_px(images: torch.Tensor) -> float:
+    """1 / (power-weighted mean spatial frequency) of (N, C, H, W) images, in px: the period of a
+    grating, ~16-20 px for a smooth 1/f texture of 64 px."""
+    grey = images.mean(dim=1)
+    grey = grey - grey.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(grey).abs().square().mean(dim=0)
+    fy = torch.fft.fftfreq(grey.shape[-2], device=images.device, dtype=grey.dtype)
+    fx = torch.fft.fftfreq(grey.shape[-1], device=images.device, dtype=grey.dtype)
+    radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+    total = float(power.sum())
+    if total <= 0:
+        return float("inf")
+    return total / max(float((power * radius).sum()), 1e-12)
+
+
+def resolvable_levels(images: torch.Tensor, levels: int) -> int:
+    """At most ``levels`` pyramid levels, fewer if the dominant period would shrink below
+    ``MIN_COARSE_PERIOD_PX`` on the coarsest."""
+    period = dominant_period_px(images)
+    if not math.isfinite(period):
+        return levels
+    return max(1, min(levels, 1 + int(math.floor(math.log2(max(period / MIN_COARSE_PERIOD_PX, 1.0))))))
 
 
 def pyramid_sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
@@ -53,17 +85,10 @@ def _standardize(clips: torch.Tensor) -> torch.Tensor:
     return centred / centred.pow(2).mean(dim=dims, keepdim=True).sqrt().clamp_min(1e-6)
 
 
-def adam_with_linear_decay(parameters, lr: float, steps: int):
-    """Adam whose rate falls linearly to 5 % over ``steps``: at a constant rate Adam keeps jittering
-    by about ``lr``, which would be the floor of the end-point error."""
-    optimizer = torch.optim.Adam(parameters, lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - 0.95 * step / max(steps, 1))
-    return optimizer, schedule
-
-
 def fit_flow_level(sources: torch.Tensor, targets: torch.Tensor, flow: torch.Tensor, steps: int, lr: float,
-                   tv_weight: float) -> torch.Tensor:
-    """Refine ``flow`` (B, H, W, 2) so that ``sources(p + flow(p)) ≈ targets(p)`` (B, C, H, W) with Adam.
+                   tv_weight: float, magnitude_weight: float = 0.0) -> torch.Tensor:
+    """Refine ``flow`` (B, H, W, 2) so that ``sources(p + flow(p)) ≈ targets(p)`` (B, C, H, W) with
+    :class:`~kernelvis.decompose.optim.VectorAdam`.
     Pixels whose sample falls outside the source at the start of the level do not count; TV fills them
     from their neighbours. The mask is fixed for the level: recomputed every step, it would reward a
     pixel near a border for pushing its sample out of the frame, a degenerate way to lower the loss."""
@@ -71,40 +96,79 @@ def fit_flow_level(sources: torch.Tensor, targets: torch.Tensor, flow: torch.Ten
     grid = pixel_grid(height, width, sources.device, sources.dtype)
     mask = inside_mask(grid + flow, height, width).unsqueeze(1)
     flow = flow.detach().clone().requires_grad_(True)
-    optimizer, schedule = adam_with_linear_decay([flow], lr, steps)
+    optimizer = VectorAdam([(flow, -1)], lr, steps)
     for _ in range(steps):
         warped = sample_at_px(sources, grid + flow, padding_mode="border")
-        loss = masked_mse(warped, targets, mask) + tv_weight * total_variation(flow.permute(0, 3, 1, 2))
-        optimizer.zero_grad(set_to_none=True)
+        loss = (masked_mse(warped, targets, mask) + tv_weight * total_variation(flow.permute(0, 3, 1, 2))
+                + magnitude_weight * flow.square().mean())
         loss.backward()
         optimizer.step()
-        schedule.step()
     return flow.detach()
 
 
+def gaussian_pyramid(images: torch.Tensor, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """``images`` (N, C, H, W) at every size of ``sizes`` (coarsest first, finest = the input's size),
+    each level blurred (Gaussian, sigma 1 px of the finer level) before halving. Plain 2x2 averaging
+    lets a fine grating alias into a coarser pattern that moves in a different direction; blurred,
+    it mostly fades out and the finer levels, where it is resolved, determine its motion."""
+    levels = [images]
+    for size in reversed(sizes[:-1]):
+        levels.append(F.interpolate(gaussian_blur(levels[-1], sigma_px=1.0), size=size, mode="area"))
+    return levels[::-1]
+
+
+def gaussian_blur(images: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W) images, reflecting at the borders."""
+    radius = max(1, int(round(3 * sigma_px)))
+    taps = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-0.5 * (taps / sigma_px) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = images.shape[1]
+    padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
+    images = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    padded = F.pad(images, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
 def pairwise_flow(clips: torch.Tensor, levels: int = 4, steps: int = 30, lr: float = 0.1,
-                  tv_weight: float = 0.3) -> torch.Tensor:
+                  tv_weight: float = 0.2, magnitude_weight: float = 0.0) -> torch.Tensor:
     """Flow between consecutive frames of every clip, all pairs of all clips optimized together.
 
     clips: (B, T, C, H, W). Returns u (B, T-1, H, W, 2) with ``clips[:, t+1](p) ≈ clips[:, t](p + u_t(p))``.
+    ``levels`` is an upper bound (:func:`resolvable_levels` lowers it for fine patterns).
     ``steps`` Adam steps at the finest level; each coarser level gets twice as many as the next finer
     one (it costs a quarter, and the coarse levels must carry fast motions most of the way).
     ``lr`` is in px of the level being fitted (Adam steps are about ``lr`` in size).
+    ``magnitude_weight`` (mean |u|², px of the level) optionally prefers slow flows. It is 0 by
+    default: the aperture problem (a grating constrains only its normal velocity) is handled by
+    :class:`~kernelvis.decompose.optim.VectorAdam`, which never starts an along-stripe slide, and
+    a magnitude prior would shrink every real speed a little.
     """
     batch, frames, channels, height, width = clips.shape
     if frames < 2:
         return clips.new_zeros(batch, 0, height, width, 2)
     standardized = _standardize(clips)
-    sources = standardized[:, :-1].reshape(-1, channels, height, width)
-    targets = standardized[:, 1:].reshape(-1, channels, height, width)
+    # Clips that need different pyramids are fitted separately, so a clip's result never depends
+    # on what else is in the batch.
+    clip_levels = [resolvable_levels(clip, levels) for clip in standardized]
+    flow = clips.new_zeros(batch, frames - 1, height, width, 2)
+    for group_levels in sorted(set(clip_levels)):
+        members = [index for index, value in enumerate(clip_levels) if value == group_levels]
+        flow[members] = _pyramid_flow(standardized[members], pyramid_sizes(height, width, group_levels), steps, lr,
+                                      tv_weight, magnitude_weight)
+    return flow
+
+
+def _pyramid_flow(standardized: torch.Tensor, sizes: list[tuple[int, int]], steps: int, lr: float, tv_weight: float,
+                  magnitude_weight: float) -> torch.Tensor:
+    batch, frames, channels, height, width = standardized.shape
+    source_levels = gaussian_pyramid(standardized[:, :-1].reshape(-1, channels, height, width), sizes)
+    target_levels = gaussian_pyramid(standardized[:, 1:].reshape(-1, channels, height, width), sizes)
     flow = None
-    sizes = pyramid_sizes(height, width, levels)
-    for level, size in enumerate(sizes):
-        level_sources = F.interpolate(sources, size=size, mode="area") if size != (height, width) else sources
-        level_targets = F.interpolate(targets, size=size, mode="area") if size != (height, width) else targets
-        flow = sources.new_zeros(sources.shape[0], *size, 2) if flow is None else resize_flow(flow, size)
+    for level, (size, level_sources, level_targets) in enumerate(zip(sizes, source_levels, target_levels)):
+        flow = level_sources.new_zeros(level_sources.shape[0], *size, 2) if flow is None else resize_flow(flow, size)
         level_steps = steps * 2 ** (len(sizes) - 1 - level)
-        flow = fit_flow_level(level_sources, level_targets, flow, level_steps, lr, tv_weight)
+        flow = fit_flow_level(level_sources, level_targets, flow, level_steps, lr, tv_weight, magnitude_weight)
     return flow.reshape(batch, frames - 1, height, width, 2)
 
 
