@@ -48,14 +48,14 @@ class MotionTaskConfig:
     rate_per_frame: tuple[float, float] = (0.025, 0.05)
     contrast: tuple[float, float] = (0.4, 1.0)
     brightness: tuple[float, float] = (-0.1, 0.1)
-    train_clips_per_class: int = 40
+    train_clips_per_class: int = 64
     heldout_clips_per_class: int = 24
     train_frames: int | None = 8
     """Train on random windows of this many frames (cheaper; the model is fully convolutional in
     time). Held-out accuracy is always measured on whole ``frames``-long clips."""
     augment: bool = True
     """Random flips, transposes and time reversal, with the labels mapped accordingly (16× data)."""
-    epochs: int = 12
+    epochs: int = 24
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4
