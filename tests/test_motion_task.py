@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from kernelvis.cli import main
-from kernelvis.data import motion_task
 from kernelvis.data.motion_task import (MOTION_CLASSES, MotionTaskConfig, apply_symmetry, augmentation_table,
                                         motion_clip, motion_clips, train_motion_model)
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg, summarize_direction
 from kernelvis.models.demo import DEMO_NUM_CLASSES, DemoNet
+from test_synthetic import backward_warp  # tests/ is on sys.path (pytest rootdir-relative import)
 
 CARDINAL = ("translate_000", "translate_090", "translate_180", "translate_270")
 
@@ -71,18 +71,9 @@ def test_symmetry_augmentation_maps_each_label_to_the_class_of_the_transformed_m
         assert class_of_velocity(velocity[0]) == MOTION_CLASSES[table[operation][index]], (name, operation)
         if operation != "reverse":  # the transformed pixels move with the transformed velocity
             video = np.array(apply_symmetry(stimulus.video, operation))
-            predicted_next = motion_task_warp(video[0], velocity[0])
+            predicted_next = backward_warp(video[0], velocity[0])
             assert np.abs(predicted_next - video[1])[4:-4, 4:-4].mean() < 0.01
     assert augmentation_table(("translate_000", "static")) is None  # not closed under the symmetries
-
-
-def motion_task_warp(frame, velocity):
-    from scipy import ndimage
-
-    y, x = np.mgrid[0:frame.shape[0], 0:frame.shape[1]].astype(np.float64)
-    coordinates = np.stack([(y - velocity[..., 1]).ravel(), (x - velocity[..., 0]).ravel()])
-    return np.stack([ndimage.map_coordinates(frame[..., c], coordinates, order=3, mode="nearest").reshape(frame.shape[:2])
-                     for c in range(3)], axis=-1)
 
 
 def test_clip_sets_are_reproducible_by_seed():

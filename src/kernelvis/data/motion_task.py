@@ -29,7 +29,7 @@ TRANSLATION_DIRECTIONS_DEG = tuple(range(0, 360, 45))
 MOTION_CLASSES = tuple(f"translate_{direction:03d}" for direction in TRANSLATION_DIRECTIONS_DEG) + (
     "rotate_ccw", "rotate_cw", "expand", "contract", "static")
 DEFAULT_TEXTURES = ("noise", "noise") + synthetic.NATURAL_TEXTURES
-"""Noise listed twice: a third of the clips are noise, the rest photographs."""
+"""Noise is listed twice: 2 in 11 clips are smooth noise, the rest photographs."""
 
 HELDOUT_SEED_OFFSET = 1_000_003
 """The held-out set's seed is the training seed plus this: disjoint random streams."""
