@@ -134,3 +134,14 @@ def test_sample_clips_command_writes_clips_and_manifest(kinetics_root, tmp_path,
     failed_out = tmp_path / "nothing" / "clips.npz"
     code = main(["sample-clips", "--root", str(tmp_path / "empty_nowhere"), "--out", str(failed_out)])
     assert code == 1 and not failed_out.exists()
+
+
+def test_annotation_csv_finds_clips_arranged_in_class_folders(tmp_path):
+    name = kinetics_file_name("abcdefghijk", 3, 13)
+    (tmp_path / "val" / "air drumming").mkdir(parents=True)
+    write_indexed_video(tmp_path / "val" / "air drumming" / name, 0)
+    (tmp_path / "val.csv").write_text("label,youtube_id,time_start,time_end,split\n"
+                                      "air drumming,abcdefghijk,3,13,val\n")
+    (source,) = annotation_sources(tmp_path, tmp_path / "val.csv", "val")
+    assert source.path.is_file() and (source.start, source.end, source.label) == (3, 13, "air drumming")
+    assert len(sample_clips([source], None, 1, 2, 1, 8).labels) == 1
