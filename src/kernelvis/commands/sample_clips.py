@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from kernelvis.data.kinetics import annotation_sources, folder_sources, sample_clips, save_clip_set
+    from kernelvis.data.kinetics import annotation_sources, folder_sources, sample_clips, save_clip_set, sha256_of
 
     sources = (annotation_sources(args.root, args.annotations, args.split) if args.annotations
                else folder_sources(args.root, args.split))
@@ -40,5 +40,7 @@ def run(args) -> int:
     save_clip_set(clip_set, args.out, manifest)
     counts = ", ".join(f"{count} {status}" for status, count in sorted(clip_set.status_counts.items()))
     print(f"{len(clip_set.labels)} clips from {len(clip_set.class_names)} classes -> {args.out} "
-          f"(tried {len(clip_set.manifest)}: {counts}; manifest {manifest})")
+          f"(tried {len(clip_set.manifest)}: {counts})")
+    # The manifest's hash names the exact clip list (Kinetics clips disappear from YouTube over time).
+    print(f"manifest {manifest} sha256 {sha256_of(Path(manifest))}")
     return 0
