@@ -114,17 +114,20 @@ def main() -> None:
     parser.add_argument("--param", default="fourier", choices=["pixel", "fourier"])
     parser.add_argument("--trained", default=None, help="a demo3t checkpoint (e.g. from kernelvis train-3t)")
     parser.add_argument("--trained-kernels", type=int, default=8, help="clearest conv2 kernels to check")
+    parser.add_argument("--no-planted", action="store_true", help="only the trained model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
-    directions = [360.0 * index / args.directions for index in range(args.directions)]
-    module = Planted3TEnergy(directions, args.speed, seed=args.seed, slice_kind=args.slice)
-    model = LoadedModel("planted3t", module, Preprocessing(mean=(0.5,) * 3, std=(0.25,) * 3, frames=16, size=48))
     optimize = OptimizeConfig(steps=args.steps, param=args.param, seed=args.seed,
                               transforms=TransformConfig(jitter_frames=args.jitter_frames))
     decompose = DecomposeConfig(seed=args.seed)
-    rows = agreement_rows(model, "energy", stated_motion(module.conv), range(len(directions)), optimize, decompose)
-    print_rows(f"planted Conv3T energy units ({args.slice} slice), {args.speed} px/frame, stage 1 {args.param} {args.steps} steps", rows)
+    if not args.no_planted:
+        directions = [360.0 * index / args.directions for index in range(args.directions)]
+        module = Planted3TEnergy(directions, args.speed, seed=args.seed, slice_kind=args.slice)
+        model = LoadedModel("planted3t", module, Preprocessing(mean=(0.5,) * 3, std=(0.25,) * 3, frames=16, size=48))
+        rows = agreement_rows(model, "energy", stated_motion(module.conv), range(len(directions)), optimize, decompose)
+        print_rows(f"planted Conv3T energy units ({args.slice} slice), {args.speed} px/frame, "
+                   f"stage 1 {args.param} {args.steps} steps", rows)
     if args.trained:
         from kernelvis.models.zoo import load_model
 
