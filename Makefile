@@ -23,7 +23,7 @@ figures: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 
 test: $(STAMP)
-	PATH=$(BIN):$$PATH $(BIN)/python -m pytest -n 2 -q
+	PATH=$(BIN):$$PATH $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)
 	PATH=$(BIN):$$PATH sh -c 'for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done'

@@ -20,6 +20,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/kernel.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/baselines.smk"
 
 
 rule all:

@@ -66,7 +66,8 @@ def _not_blank(png: Path) -> bool:
 def test_every_kernel_has_its_files(finished_run):
     for kernel_dir in kernel_dirs(finished_run):
         for name in ["optimal.npz", "optimal.gif", "decomposition.npz", "static.png", "motion.gif", "recon.gif",
-                     "refined.npz", "texture.png", "tuning.json", "summary.json", "panel.png", "panel.gif"]:
+                     "refined.npz", "texture.png", "tuning.json", "summary.json", "panel.png", "panel.gif",
+                     "dataset_examples.npz", "deconv.png", "comparison.png"]:
             assert (kernel_dir / name).is_file(), f"{kernel_dir / name} missing"
         assert _not_blank(kernel_dir / "panel.png")
         with np.load(kernel_dir / "decomposition.npz") as decomposition:
@@ -84,7 +85,7 @@ def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
         assert sorted((row["layer"], int(row["kernel"])) for row in rows) == expected
         for row in rows:
             for column in ["activation", "recon_psnr_db", "direction_deg", "direction_strength",
-                           "speed_px_per_frame", "motion_index", "motion_reliance", "dsi"]:
+                           "speed_px_per_frame", "motion_index", "motion_reliance", "dsi", "natural_to_optimal_ratio"]:
                 assert np.isfinite(float(row[column])), (column, row)
         for figure in ["depth_grid.png", "depth_grid.pdf", "motion_vs_depth.png", "motion_vs_depth.pdf",
                        "reliance.png", "faithfulness.png"]:
@@ -93,6 +94,7 @@ def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
             if path.suffix == ".png":
                 assert _not_blank(path), path
         assert (model_dir / "faithfulness.csv").is_file()
+        assert _not_blank(model_dir / "dissection" / "dissection_counts.png")
 
 
 def test_rerunning_one_kernel_touches_nothing_else(finished_run):
@@ -114,7 +116,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     run ends with the same arrays as an uninterrupted one."""
     config = load_test_config()
     config["models"] = [{"name": "planted", "spec": "planted", "layers": {"energy": [1]}}]
-    config["optimize"]["steps"] = 300
+    config["optimize"]["steps"] = 150
+    config["optimize"]["options"] = "--early-stop 0"  # long enough to be caught mid-way
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     target = "results/planted/energy/kernel_0001/optimal.npz"
@@ -128,15 +131,16 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     log = interrupted / "logs" / "planted" / "energy" / "kernel_0001" / "optimize.log"
     deadline = time.time() + 120
-    while time.time() < deadline and not (log.is_file() and log.stat().st_size > 0):
-        time.sleep(0.2)
-    time.sleep(1.0)  # mid-optimization
+    while time.time() < deadline and not log.is_file():  # the job's shell has started
+        time.sleep(0.1)
+    time.sleep(4.0)  # past start-up, into the optimization loop
     assert process.poll() is None, "the run ended before it could be interrupted"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     kernel_dir = interrupted / "results" / "planted" / "energy" / "kernel_0001"
     assert not (kernel_dir / "optimal.npz").exists(), "a killed optimization left an output behind"
 
+    run_snakemake(interrupted, "--unlock", configfile=configfile)  # a SIGKILLed snakemake leaves its lock
     run_snakemake(interrupted, target, configfile=configfile)
     with np.load(reference / target) as expected, np.load(interrupted / target) as resumed:
         np.testing.assert_array_equal(expected["video"], resumed["video"])
@@ -161,9 +165,9 @@ def test_paper_config_dry_run_lists_the_expected_jobs(tmp_path):
             counts[parts[0]] = int(parts[1])
     n_kernels = sum(len(kernels) for entry in paper["models"] for kernels in entry["layers"].values())
     assert n_kernels == 75
-    for rule in ["optimize", "decompose", "refine", "tuning", "kernel_summary"]:
+    for rule in ["optimize", "decompose", "refine", "tuning", "kernel_summary", "deconvnet"]:
         assert counts.get(rule) == n_kernels, (rule, counts)
     assert counts.get("sample_clips") == 1 and "synthetic_clips" not in counts and "train_demo" not in counts
     assert "fetch_weights" not in counts  # local weights are used as they are
-    for rule in ["summary_table", "depth_grid", "motion_vs_depth"]:
+    for rule in ["summary_table", "depth_grid", "motion_vs_depth", "dissect", "invert"]:
         assert counts.get(rule) == len(paper["models"])

@@ -64,6 +64,14 @@ def stage_enabled(stage):
     return bool(config.get(stage, {}).get("enabled", True))
 
 
+def baseline_enabled(method):
+    return bool(config.get("baselines", {}).get(method, {}).get("enabled", False))
+
+
+def baseline_options(method):
+    return config.get("baselines", {}).get(method, {}).get("options", "")
+
+
 def kernel_summary_inputs(wildcards):
     kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
     inputs = {
@@ -74,6 +82,8 @@ def kernel_summary_inputs(wildcards):
         inputs["refined"] = f"{kdir}/refined.npz"
     if stage_enabled("tuning"):
         inputs["tuning"] = f"{kdir}/tuning.json"
+    if baseline_enabled("deconvnet"):
+        inputs["deconvnet"] = f"{kdir}/stage_deconvnet.json"
     return inputs
 
 
@@ -92,6 +102,10 @@ def model_figures(model):
             f"results/{model}/faithfulness.csv",
             f"results/{model}/figures/faithfulness.png",
         ]
+    if baseline_enabled("dissection"):
+        figures += [f"results/{model}/dissection/dissection_counts.png"]
+    if baseline_enabled("inversion"):
+        figures += [f"results/{model}/inversion/inversion.png"]
     return figures
 
 

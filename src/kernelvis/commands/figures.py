@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "assemble per-kernel panels, summary tables and per-model figures"
-STAGE_ORDER = ("optimize", "decompose", "refine", "tuning")
+STAGE_ORDER = ("optimize", "decompose", "refine", "tuning", "deconvnet")
 
 
 def _motion_scale(text: str) -> float | None:

@@ -76,24 +76,20 @@ def optimize_config_from_args(args):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", required=True)
-    parser.add_argument("--kernel", type=int, required=True)
+    from kernelvis.commands.common import add_kernel_target_arguments
+
+    add_kernel_target_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     add_optimize_options(parser)
 
 
 def run(args) -> int:
-    from kernelvis.models import check_kernels, resolve_layer
-    from kernelvis.models.zoo import load_model
+    from kernelvis.commands.common import load_kernel_target
     from kernelvis.optimize.api import optimize_kernels, save_optimal
 
     config = optimize_config_from_args(args)
-    model = load_model(args.model, weights=args.weights)
-    resolve_layer(model.module, args.layer)
-    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    model, kernel = load_kernel_target(args)
     (result,) = optimize_kernels(model, args.layer, [kernel], config)
     save_optimal(result, args.out, model.name, args.layer, kernel, summary_path=args.summary)
     print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} after "

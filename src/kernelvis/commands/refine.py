@@ -70,10 +70,9 @@ def refine_config_from_args(args):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", required=True)
-    parser.add_argument("--kernel", type=int, required=True)
+    from kernelvis.commands.common import add_kernel_target_arguments
+
+    add_kernel_target_arguments(parser)
     parser.add_argument("--dir", required=True, help="kernel directory holding optimal.npz and decomposition.npz")
     parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
@@ -89,16 +88,13 @@ def run(args) -> int:
     from kernelvis.analysis.refine import refine, refined_arrays
     from kernelvis.analysis.reliance import reliance_activations, reliance_summary
     from kernelvis.io import staged_directory, update_json
-    from kernelvis.models import check_kernels, resolve_layer
-    from kernelvis.models.zoo import load_model
+    from kernelvis.commands.common import load_kernel_target
     from kernelvis.optimize.api import model_preprocessing
 
     config = refine_config_from_args(args)
     kernel_dir = Path(args.dir)
     optimal_video, decomposition = load_kernel_inputs(kernel_dir)
-    model = load_model(args.model, weights=args.weights)
-    resolve_layer(model.module, args.layer)
-    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    model, kernel = load_kernel_target(args)
     result = refine(model, args.layer, kernel, decomposition["static_canvas"], decomposition["displacement"],
                     decomposition["margin_px"], config)
     activations = reliance_activations(model, args.layer, kernel, optimal_video, result.static_canvas,

@@ -49,10 +49,9 @@ def tuning_config_from_args(args):
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", required=True)
-    parser.add_argument("--kernel", type=int, required=True)
+    from kernelvis.commands.common import add_kernel_target_arguments
+
+    add_kernel_target_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--summary", default=None, help="summary.json to merge into (default: OUT/summary.json)")
     add_tuning_options(parser)
@@ -63,14 +62,11 @@ def run(args) -> int:
 
     from kernelvis.analysis.tuning import save_tuning, tune_kernels
     from kernelvis.io import staged_directory, update_json
-    from kernelvis.models import check_kernels, resolve_layer
-    from kernelvis.models.zoo import load_model
+    from kernelvis.commands.common import load_kernel_target
     from kernelvis.render.tuning_plot import write_polar_tuning
 
     config = tuning_config_from_args(args)
-    model = load_model(args.model, weights=args.weights)
-    resolve_layer(model.module, args.layer)
-    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    model, kernel = load_kernel_target(args)
     (tuning,) = tune_kernels(model, args.layer, [kernel], config, device=args.device)
     with staged_directory(args.out) as staging:
         record = save_tuning(tuning, staging, model.name, args.layer, config)

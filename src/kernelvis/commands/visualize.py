@@ -17,10 +17,9 @@ def add_arguments(parser) -> None:
     from kernelvis.commands.optimize import add_optimize_options
     from kernelvis.commands.refine import add_refine_options
 
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", required=True)
-    parser.add_argument("--kernel", type=int, required=True)
+    from kernelvis.commands.common import add_kernel_target_arguments
+
+    add_kernel_target_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory")
     add_optimize_options(parser)
     add_decompose_options(parser)
@@ -39,16 +38,13 @@ def run(args) -> int:
     from kernelvis.decompose.save import save_decomposition
     from kernelvis.decompose.stats import motion_summary
     from kernelvis.io import staged_directory, update_json
-    from kernelvis.models import check_kernels, resolve_layer
-    from kernelvis.models.zoo import load_model
+    from kernelvis.commands.common import load_kernel_target
     from kernelvis.optimize.api import model_preprocessing, optimize_kernels, save_optimal
     from kernelvis.render.panels import write_kernel_panel
 
     configs = (optimize_config_from_args(args), decompose_config_from_args(args), refine_config_from_args(args))
     optimize_config, decompose_config, refine_config = configs
-    model = load_model(args.model, weights=args.weights)
-    resolve_layer(model.module, args.layer)
-    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    model, kernel = load_kernel_target(args)
     with staged_directory(args.out) as stage:
         (optimal,) = optimize_kernels(model, args.layer, [kernel], optimize_config)
         save_optimal(optimal, stage, model.name, args.layer, kernel)

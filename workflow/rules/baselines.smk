@@ -1,0 +1,112 @@
+# The classic methods as comparisons: DeconvNet + top-9 dataset examples and the comparison figure per
+# kernel; network dissection and inversion per model. Enabled per method under `baselines:`.
+
+
+rule deconvnet:
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+        clips="results/data/clips.npz",
+        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
+        decomposition="results/{model}/{layer}/kernel_{kernel}/decomposition.npz",
+    output:
+        examples="results/{model}/{layer}/kernel_{kernel}/dataset_examples.npz",
+        examples_png="results/{model}/{layer}/kernel_{kernel}/dataset_examples.png",
+        deconv="results/{model}/{layer}/kernel_{kernel}/deconv.png",
+        comparison=report(
+            "results/{model}/{layer}/kernel_{kernel}/comparison.png",
+            caption="../report/comparison.rst",
+            category="Comparisons",
+            subcategory="{model} {layer}",
+            labels={"model": "{model}", "layer": "{layer}", "kernel": "{kernel}"},
+        ),
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_deconvnet.json",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/deconvnet.log",
+    benchmark:
+        "benchmarks/{model}/{layer}/kernel_{kernel}/deconvnet.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis deconvnet --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --clips {input.clips}"
+        " --out $(dirname {output.stage}) --compare --summary {output.stage} > {log} 2>&1"
+
+
+rule dissect:
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+    output:
+        csv=report(
+            "results/{model}/dissection/dissection.csv",
+            caption="../report/dissection.rst",
+            category="Tables",
+            labels={"model": "{model}", "table": "dissection"},
+        ),
+        json="results/{model}/dissection/dissection.json",
+        png=report(
+            "results/{model}/dissection/dissection_counts.png",
+            caption="../report/dissection.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "dissection"},
+        ),
+    params:
+        spec=model_spec,
+        weights=weights_option,
+        layers=lambda wildcards: " ".join(MODELS[wildcards.model]["layers"]),
+        options=lambda wildcards: baseline_options("dissection"),
+    threads: workflow.cores
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/dissect.log",
+    benchmark:
+        "benchmarks/{model}/dissect.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis dissect --model {params.spec} {params.weights}"
+        " --layers {params.layers} --out $(dirname {output.csv}) {params.options} > {log} 2>&1"
+
+
+rule invert:
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+        clips="results/data/clips.npz",
+    output:
+        npz="results/{model}/inversion/inversion.npz",
+        json="results/{model}/inversion/inversion.json",
+        png=report(
+            "results/{model}/inversion/inversion.png",
+            caption="../report/inversion.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "inversion"},
+        ),
+    params:
+        spec=model_spec,
+        weights=weights_option,
+        layers=lambda wildcards: " ".join(MODELS[wildcards.model]["layers"]),
+        options=lambda wildcards: baseline_options("inversion"),
+    threads: workflow.cores
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/invert.log",
+    benchmark:
+        "benchmarks/{model}/invert.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=config["resources"]["gpu"],
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis invert --model {params.spec} {params.weights}"
+        " --clips {input.clips} --layers {params.layers} --out $(dirname {output.npz})"
+        " {params.options} > {log} 2>&1"
