@@ -67,7 +67,8 @@ def test_every_kernel_has_its_files(finished_run):
     for kernel_dir in kernel_dirs(finished_run):
         for name in ["optimal.npz", "optimal.gif", "decomposition.npz", "static.png", "motion.gif", "recon.gif",
                      "refined.npz", "texture.png", "tuning.json", "summary.json", "panel.png", "panel.gif",
-                     "dataset_examples.npz", "deconv.png", "comparison.png"]:
+                     "dataset_examples.npz", "deconv.png", "comparison.png", "suppression/suppressed.npz",
+                     "suppression/suppression.json", "suppression/decomposition/decomposition.npz"]:
             assert (kernel_dir / name).is_file(), f"{kernel_dir / name} missing"
         assert _not_blank(kernel_dir / "panel.png")
         with np.load(kernel_dir / "decomposition.npz") as decomposition:
@@ -165,7 +166,7 @@ def test_paper_config_dry_run_lists_the_expected_jobs(tmp_path):
             counts[parts[0]] = int(parts[1])
     n_kernels = sum(len(kernels) for entry in paper["models"] for kernels in entry["layers"].values())
     assert n_kernels == 75
-    for rule in ["optimize", "decompose", "refine", "tuning", "kernel_summary", "deconvnet"]:
+    for rule in ["optimize", "decompose", "refine", "tuning", "kernel_summary", "deconvnet", "suppress"]:
         assert counts.get(rule) == n_kernels, (rule, counts)
     assert counts.get("sample_clips") == 1 and "synthetic_clips" not in counts and "train_demo" not in counts
     assert "fetch_weights" not in counts  # local weights are used as they are

@@ -110,3 +110,37 @@ rule invert:
         "OMP_NUM_THREADS={threads} kernelvis invert --model {params.spec} {params.weights}"
         " --clips {input.clips} --layers {params.layers} --out $(dirname {output.npz})"
         " {params.options} > {log} 2>&1"
+
+
+rule suppress:
+    # Kernel-specific suppression (Zhuang et al.) on one sampled clip, then our decomposition of what remains.
+    input:
+        weights=lambda wildcards: model_weights(wildcards.model),
+        clips="results/data/clips.npz",
+    output:
+        video="results/{model}/{layer}/kernel_{kernel}/suppression/suppressed.npz",
+        gif="results/{model}/{layer}/kernel_{kernel}/suppression/comparison.gif",
+        metrics="results/{model}/{layer}/kernel_{kernel}/suppression/suppression.json",
+        decomposition="results/{model}/{layer}/kernel_{kernel}/suppression/decomposition/decomposition.npz",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+        index=lambda wildcards: config["baselines"]["suppression"].get("clip_index", 0),
+        options=lambda wildcards: baseline_options("suppression"),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/suppress.log",
+    benchmark:
+        "benchmarks/{model}/{layer}/kernel_{kernel}/suppress.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=config["resources"]["gpu"],
+    shell:
+        "(OMP_NUM_THREADS={threads} kernelvis suppress --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --clip {input.clips} --index {params.index}"
+        " --resize --out $(dirname {output.video}) {params.options}"
+        " && kernelvis decompose {output.video} --out $(dirname {output.decomposition})) > {log} 2>&1"

@@ -104,6 +104,8 @@ def model_figures(model):
         ]
     if baseline_enabled("dissection"):
         figures += [f"results/{model}/dissection/dissection_counts.png"]
+    if baseline_enabled("suppression"):
+        figures += [f"{kdir}/suppression/suppression.json" for kdir in kernel_dirs(model)]
     if baseline_enabled("inversion"):
         figures += [f"results/{model}/inversion/inversion.png"]
     return figures
