@@ -8,7 +8,7 @@ CORES ?= all
 # resolving an unpinned (multi-gigabyte) torch through another package's requirements.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv figures test bench lint report clean-results
+.PHONY: venv figures test test-slurm bench lint report clean-results
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ figures: $(STAMP)
 test: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+# Only the SLURM test, opted in: brings up a one-node SLURM (root; apt-get installs it if missing).
+test-slurm: $(STAMP)
+	KERNELVIS_TEST_SLURM=1 PATH=$(BIN):$$PATH $(BIN)/python -m pytest -p no:xdist -q tests/test_slurm.py
+
 bench: $(STAMP)
 	PATH=$(BIN):$$PATH sh -c 'for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done'
 
@@ -35,4 +39,5 @@ report: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/snakemake --cores 1 --configfile config/config.yaml --report results/report.html
 
 clean-results:
-	rm -rf results/demo results/data logs benchmarks/*.tsv
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf logs

@@ -21,6 +21,7 @@ include: "workflow/rules/weights.smk"
 include: "workflow/rules/kernel.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/atlas.smk"
 
 
 rule all:

@@ -49,7 +49,9 @@ def test_translation_displacement_follows_the_documented_convention(translations
     inside = interior_mask(SIZE, SIZE).astype(bool)
     expected = -np.arange(FRAMES)[:, None] * stimulus.velocity[0, 0, 0]
     measured = decomposition.displacement[:, inside].mean(axis=1)
-    np.testing.assert_allclose(measured, expected, atol=0.3)
+    # the sign convention is what is checked (|D| reaches 23 px here); with FAST's 30 steps the mean D is
+    # within 0.30 px before issue 16, 0.46 px since (phase-correlation start, gain/offset fitted alongside)
+    np.testing.assert_allclose(measured, expected, atol=0.5)
     assert np.all(decomposition.velocity[0] == 0)
     margin = decomposition.margin_px
     assert decomposition.static_canvas.shape == (SIZE + 2 * margin, SIZE + 2 * margin, 3)
@@ -107,8 +109,9 @@ def test_static_clip_has_no_motion_and_flicker_no_coherent_direction():
     assert static_summary["recon_psnr_db"] > 40.0
     flicker_summary = motion_summary(flickering.video, flicker_fit)
     assert flicker_summary["direction_strength"] < 0.3
-    # Local shifts can mimic part of a contrast reversal (measured 0.50), far below a moving texture's ~1.
-    assert flicker_summary["motion_index"] < 0.8
+    # Local shifts can mimic part of a contrast reversal (motion index 0.50 before issue 16); since the
+    # appearance component, the change is the gain's, not the motion's.
+    assert flicker_summary["motion_index"] < 0.2 and flicker_summary["appearance_share"] > 0.7
 
 
 def test_same_seed_same_arrays():
@@ -137,7 +140,10 @@ def test_grating_motion_is_its_normal_velocity():
     directions_deg = [45, 100, 200]
     stimuli = [synthetic.drifting_grating(FRAMES, 48, d, spatial_freq=0.125, temporal_freq=0.125)
                for d in directions_deg]
-    decompositions = decompose_videos(np.stack([s.video for s in stimuli]), FAST)
+    # The motion fit alone: a drifting sinusoid is also exactly a gain plus a rank-1 change (its cosine
+    # and sine in quadrature), so with the appearance component it is reported as appearance change
+    # (docs/methods-stage2.md, known limits); the aperture behaviour checked here is the motion's.
+    decompositions = decompose_videos(np.stack([s.video for s in stimuli]), DecomposeConfig(steps=30, appearance=False))
     for direction, stimulus, decomposition in zip(directions_deg, stimuli, decompositions):
         summary = motion_summary(stimulus.video, decomposition)
         assert angular_difference_deg(summary["direction_deg"], direction) < 5.0

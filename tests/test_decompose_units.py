@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kernelvis.decompose.flow import chain_displacements, velocity_from_displacement
-from kernelvis.decompose.stats import motion_index, recon_psnr_db
+from kernelvis.decompose.stats import explained_variation, recon_psnr_db
 from kernelvis.decompose.warp import pixel_grid, warp_static
 
 
@@ -68,13 +68,13 @@ def test_velocity_of_a_rotation_is_exact_to_second_order():
                                atol=2e-3, rtol=0)
 
 
-def test_motion_index_and_psnr_definitions():
+def test_explained_variation_and_psnr_definitions():
     rng = np.random.default_rng(0)
     video = rng.random((6, 8, 8, 3)).astype(np.float32)
-    assert motion_index(video, video) == pytest.approx(1.0, abs=1e-3)  # everything explained (up to the floor)
+    assert explained_variation(video, video) == pytest.approx(1.0, abs=1e-3)  # everything explained (up to the floor)
     mean = np.broadcast_to(video.mean(axis=0), video.shape)
-    assert motion_index(video, mean) == pytest.approx(0.0, abs=1e-6)  # no better than a static image
+    assert explained_variation(video, mean) == pytest.approx(0.0, abs=1e-6)  # no better than a static image
     static = np.broadcast_to(video[:1], video.shape)
-    assert motion_index(static, static) == 0.0                        # no temporal variation at all
+    assert explained_variation(static, static) == 0.0                        # no temporal variation at all
     assert recon_psnr_db(video, video) == 100.0
     assert recon_psnr_db(video, np.clip(video + 0.1, -1, 2)) == pytest.approx(20.0)

@@ -55,7 +55,8 @@ def test_speed_and_frequency_preference_match_the_planted_unit(planted_tunings):
 
 
 def test_blank_baseline_is_subtracted_and_responses_clipped():
-    config = TuningConfig(directions=8, spatial_freqs=(0.1,), temporal_freqs=(0.1,), dot_speeds_px_per_frame=())
+    config = TuningConfig(directions=8, spatial_freqs=(0.1,), temporal_freqs=(0.1,), dot_speeds_px_per_frame=(),
+                          plaid_freqs=())
     conditions = sweep_conditions(config)
     assert [c.stimulus for c in conditions] == ["blank"] + ["grating"] * 8
     # A constant offset of 10 (e.g. a bias) on a curve peaking at 90° with nothing at 270°; one stimulus suppresses.
@@ -66,6 +67,19 @@ def test_blank_baseline_is_subtracted_and_responses_clipped():
     assert tuning.dsi == pytest.approx(1.0)  # the null response (−3 below baseline) counts as 0
     assert tuning.best_grating_activation == 15.0
     assert tuning.best_curve.min() == 0.0
+    assert tuning.best_stimulus_activation == 15.0 and tuning.best_stimulus == "grating 90° sf 0.1 tf 0.1"
+
+
+def test_the_sweep_has_plaids_and_the_best_stimulus_is_over_all_kinds():
+    config = TuningConfig(directions=4, spatial_freqs=(0.1,), temporal_freqs=(0.1,), dot_speeds_px_per_frame=(1.0,),
+                          plaid_freqs=((0.125, 0.125),))
+    conditions = sweep_conditions(config)
+    assert [c.stimulus for c in conditions] == ["blank"] + ["grating"] * 4 + ["dots"] * 4 + ["plaid"] * 4
+    responses = np.zeros(len(conditions))
+    responses[-2] = 7.0  # a plaid at 180°
+    tuning = summarize_tuning(0, conditions, responses)
+    assert tuning.best_stimulus_activation == 7.0 and tuning.best_stimulus.startswith("plaid 180°")
+    assert tuning.best_grating_activation == 0.0
 
 
 def test_dsi_and_vector_average_on_known_curves():
@@ -104,7 +118,7 @@ def test_tuning_command_writes_csv_json_plot_and_merges_summary(tmp_path, monkey
     out = tmp_path / "kernel_0000"
     code = main(["tuning", "--model", "planted", "--layer", "energy", "--kernel", "0", "--out", str(out),
                  "--directions", "12", "--spatial-freqs", "0.125", "--temporal-freqs", "0.125", "--dot-speeds",
-                 "--summary", str(summary)])
+                 "--plaid-freqs", "--summary", str(summary)])
     assert code == 0
     record = json.loads((out / "tuning.json").read_text())
     assert angular_difference_deg(record["preferred_direction_deg"], 250.0) < 5.0

@@ -21,6 +21,8 @@ COMMANDS = {
     "refine": "kernelvis.commands.refine",
     "visualize": "kernelvis.commands.visualize",
     "tuning": "kernelvis.commands.tuning",
+    "audit": "kernelvis.commands.audit",
+    "check": "kernelvis.commands.check",
     "faithfulness": "kernelvis.commands.faithfulness",
     "sample-clips": "kernelvis.commands.sample_clips",
     "clip-stats": "kernelvis.commands.clip_stats",
@@ -34,6 +36,7 @@ COMMANDS = {
     "suppress": "kernelvis.commands.suppress",
     "train-3t": "kernelvis.commands.train_3t",
     "tconv-stats": "kernelvis.commands.tconv_stats",
+    "atlas": "kernelvis.commands.atlas",
 }
 
 

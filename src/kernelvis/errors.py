@@ -20,3 +20,7 @@ class BadInputError(KernelvisError):
 
 class OptimizationDivergedError(KernelvisError):
     """An optimization produced NaN or inf."""
+
+
+class KernelSilentError(KernelvisError):
+    """The kernel does not respond to the given input at all: a property of the kernel, to be recorded."""

@@ -30,7 +30,7 @@ rule deconvnet:
     log:
         "logs/{model}/{layer}/kernel_{kernel}/deconvnet.log",
     benchmark:
-        "benchmarks/{model}/{layer}/kernel_{kernel}/deconvnet.tsv"
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/deconvnet.tsv"
     resources:
         mem_mb=4000,
         runtime=20,
@@ -68,7 +68,7 @@ rule dissect:
     log:
         "logs/{model}/dissect.log",
     benchmark:
-        "benchmarks/{model}/dissect.tsv"
+        "results/benchmarks/{model}/dissect.tsv"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -101,11 +101,10 @@ rule invert:
     log:
         "logs/{model}/invert.log",
     benchmark:
-        "benchmarks/{model}/invert.tsv"
+        "results/benchmarks/{model}/invert.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=config["resources"]["gpu"],
     shell:
         "OMP_NUM_THREADS={threads} kernelvis invert --model {params.spec} {params.weights}"
         " --clips {input.clips} --layers {params.layers} --out $(dirname {output.npz})"
@@ -113,10 +112,17 @@ rule invert:
 
 
 rule suppress:
-    # Kernel-specific suppression (Zhuang et al.) on one sampled clip, then our decomposition of what remains.
+    # Kernel-specific suppression (Zhuang et al.) on the clip the kernel responds to most (or the configured
+    # clip_index), then our decomposition of what remains.
     input:
         weights=lambda wildcards: model_weights(wildcards.model),
         clips="results/data/clips.npz",
+        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
+        examples=(
+            "results/{model}/{layer}/kernel_{kernel}/dataset_examples.npz"
+            if baseline_enabled("deconvnet")
+            else []
+        ),
     output:
         video="results/{model}/{layer}/kernel_{kernel}/suppression/suppressed.npz",
         gif="results/{model}/{layer}/kernel_{kernel}/suppression/comparison.gif",
@@ -126,21 +132,25 @@ rule suppress:
         spec=model_spec,
         kernel=kernel_index,
         weights=weights_option,
-        index=lambda wildcards: config["baselines"]["suppression"].get("clip_index", 0),
+        clip=suppression_clip_option,
         options=lambda wildcards: baseline_options("suppression"),
+        decompose_steps=setting("decompose", "steps"),
+        decompose_options=setting("decompose", "options", ""),
+        device=config.get("device", "cpu"),
     threads: 1
     conda:
         "../envs/kernelvis.yaml"
     log:
         "logs/{model}/{layer}/kernel_{kernel}/suppress.log",
     benchmark:
-        "benchmarks/{model}/{layer}/kernel_{kernel}/suppress.tsv"
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/suppress.tsv"
     resources:
         mem_mb=4000,
         runtime=30,
         gpu=config["resources"]["gpu"],
     shell:
         "(OMP_NUM_THREADS={threads} kernelvis suppress --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --clip {input.clips} --index {params.index}"
-        " --resize --out $(dirname {output.video}) {params.options}"
-        " && kernelvis decompose {output.video} --out $(dirname {output.decomposition})) > {log} 2>&1"
+        " --layer {wildcards.layer} --kernel {params.kernel} --clip {input.clips} {params.clip}"
+        " --optimal {input.optimal} --resize --device {params.device} --out $(dirname {output.video}) {params.options}"
+        " && kernelvis decompose {output.video} --out $(dirname {output.decomposition})"
+        " --steps {params.decompose_steps} --device {params.device} {params.decompose_options}) > {log} 2>&1"

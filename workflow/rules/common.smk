@@ -32,6 +32,19 @@ wildcard_constraints:
     kernel=r"\d{4}",
 
 
+def setting(stage, key, default=None):
+    """Input function: a stage setting of the wildcard's model: the model entry's own `stage:` block
+    overrides the top-level one (e.g. fewer optimize steps for a big network)."""
+
+    def lookup(wildcards):
+        own = MODELS[wildcards.model].get(stage) or {}
+        if key in own:
+            return own[key]
+        return (config.get(stage) or {}).get(key, default)
+
+    return lookup
+
+
 def kernel_index(wildcards):
     return int(wildcards.kernel)
 
@@ -73,18 +86,42 @@ def baseline_options(method):
 
 
 def kernel_summary_inputs(wildcards):
+    """The arrays the panel is drawn from and, in merge order, every stage JSON that goes into summary.json."""
     kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
     inputs = {
         "optimal": f"{kdir}/optimal.npz",
         "decomposition": f"{kdir}/decomposition.npz",
+        "stage_optimize": f"{kdir}/stage_optimize.json",
+        "stage_decompose": f"{kdir}/stage_decompose.json",
     }
     if stage_enabled("refine"):
-        inputs["refined"] = f"{kdir}/refined.npz"
+        inputs["stage_refine"] = f"{kdir}/stage_refine.json"
+    if stage_enabled("tuning"):
+        inputs["stage_tuning"] = f"{kdir}/stage_tuning.json"
+    if baseline_enabled("deconvnet"):
+        inputs["stage_deconvnet"] = f"{kdir}/stage_deconvnet.json"
+    inputs["stage_audit"] = f"{kdir}/stage_audit.json"
+    return inputs
+
+
+def audit_inputs(wildcards):
+    kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
+    inputs = {"optimal": f"{kdir}/optimal.npz", "clips": "results/data/clips.npz"}
+    weights = model_weights(wildcards.model)
+    if weights:
+        inputs["weights"] = weights
     if stage_enabled("tuning"):
         inputs["tuning"] = f"{kdir}/tuning.json"
-    if baseline_enabled("deconvnet"):
-        inputs["deconvnet"] = f"{kdir}/stage_deconvnet.json"
     return inputs
+
+
+def suppression_clip_option(wildcards, input):
+    """``--index N`` from the config, else the clip the kernel responds to most (its top-1)."""
+    index = config.get("baselines", {}).get("suppression", {}).get("clip_index")
+    if index is not None:
+        return f"--index {int(index)}"
+    examples = f"--examples {input.examples}" if input.get("examples") else ""
+    return f"--index best {examples}"
 
 
 def model_figures(model):
@@ -117,4 +154,5 @@ def get_final_output():
         outputs += [f"{kdir}/summary.json" for kdir in kernel_dirs(model)]
         outputs += [f"{kdir}/panel.png" for kdir in kernel_dirs(model)]
         outputs += model_figures(model)
+    outputs.append("results/atlas")  # the browsable site of all of the above (workflow/rules/atlas.smk)
     return outputs

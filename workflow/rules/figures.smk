@@ -16,7 +16,8 @@ rule summary_table:
     log:
         "logs/{model}/summary_table.log",
     shell:
-        "kernelvis figures table {input} --out {output} > {log} 2>&1"
+        # the audit share goes to the log and to the terminal
+        "kernelvis figures table {input} --out {output} > {log} 2>&1; grep -E 'optimality audit|status' {log} >&2 || true"
 
 
 rule depth_grid:
@@ -82,8 +83,6 @@ rule reliance_figure:
 rule faithfulness:
     input:
         summaries=model_kernel_files("summary.json"),
-        clips="results/data/clips.npz",
-        weights=lambda wildcards: model_weights(wildcards.model),
     output:
         csv=report(
             "results/{model}/faithfulness.csv",
@@ -97,9 +96,10 @@ rule faithfulness:
             category="Figures",
             labels={"model": "{model}", "figure": "faithfulness"},
         ),
+        layers_csv="results/{model}/faithfulness_layers.csv",
+        pdf="results/{model}/figures/faithfulness.pdf",
     params:
         spec=model_spec,
-        weights=weights_option,
     conda:
         "../envs/kernelvis.yaml"
     log:
@@ -108,6 +108,6 @@ rule faithfulness:
         mem_mb=4000,
         runtime=30,
     shell:
-        "kernelvis faithfulness --model {params.spec} {params.weights} --model-name {wildcards.model}"
-        " --summaries {input.summaries} --clips {input.clips} --out {output.csv}"
-        " --figure {output.png} > {log} 2>&1"
+        # the best natural clip's activation comes from each kernel's audit (summary.json)
+        "kernelvis faithfulness --model {params.spec} --model-name {wildcards.model}"
+        " --summaries {input.summaries} --out {output.csv} --figure {output.png} > {log} 2>&1"

@@ -7,7 +7,8 @@ rule optimize:
         weights=lambda wildcards: model_weights(wildcards.model),
         clip_stats=(
             "results/data/clip_stats.json"
-            if config["optimize"].get("use_clip_stats", True)
+            if config["optimize"].get("use_clip_stats", False)
+            and config["optimize"]["param"] == "fourier"
             else []
         ),
     output:
@@ -21,12 +22,15 @@ rule optimize:
         clip_stats=lambda wildcards, input: (
             f"--clip-stats {input.clip_stats}" if input.get("clip_stats") else ""
         ),
-        options=lambda wildcards: config["optimize"].get("options", ""),
-        steps=config["optimize"]["steps"],
-        restarts=config["optimize"]["restarts"],
-        param=config["optimize"]["param"],
-        preprocessing=config["optimize"]["preprocessing"],
-        seed=config["optimize"]["seed"],
+        options=setting("optimize", "options", ""),
+        steps=setting("optimize", "steps"),
+        restarts=setting("optimize", "restarts"),
+        param=setting("optimize", "param"),
+        lr=setting("optimize", "lr", 0.05),
+        objective=setting("optimize", "objective", "auto"),
+        early_stop=setting("optimize", "early_stop", 100),
+        preprocessing=setting("optimize", "preprocessing"),
+        seed=setting("optimize", "seed"),
         device=config.get("device", "cpu"),
     threads: 1
     conda:
@@ -34,7 +38,7 @@ rule optimize:
     log:
         "logs/{model}/{layer}/kernel_{kernel}/optimize.log",
     benchmark:
-        "benchmarks/{model}/{layer}/kernel_{kernel}/optimize.tsv"
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/optimize.tsv"
     resources:
         mem_mb=config["resources"]["optimize_mem_mb"],
         runtime=config["resources"]["optimize_runtime_min"],
@@ -42,7 +46,8 @@ rule optimize:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis optimize --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.optimal})"
-        " --steps {params.steps} --restarts {params.restarts} --param {params.param}"
+        " --steps {params.steps} --restarts {params.restarts} --param {params.param} --lr {params.lr}"
+        " --objective {params.objective} --early-stop {params.early_stop}"
         " --preprocessing {params.preprocessing} --seed {params.seed} --device {params.device}"
         " {params.clip_stats} {params.options} --summary {output.stage} --no-progress > {log} 2>&1"
 
@@ -57,9 +62,9 @@ rule decompose:
         recon="results/{model}/{layer}/kernel_{kernel}/recon.gif",
         stage="results/{model}/{layer}/kernel_{kernel}/stage_decompose.json",
     params:
-        steps=config["decompose"]["steps"],
-        seed=config["decompose"]["seed"],
-        options=config["decompose"].get("options", ""),
+        steps=setting("decompose", "steps"),
+        seed=setting("decompose", "seed"),
+        options=setting("decompose", "options", ""),
         device=config.get("device", "cpu"),
     threads: 1
     conda:
@@ -67,7 +72,7 @@ rule decompose:
     log:
         "logs/{model}/{layer}/kernel_{kernel}/decompose.log",
     benchmark:
-        "benchmarks/{model}/{layer}/kernel_{kernel}/decompose.tsv"
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/decompose.tsv"
     resources:
         mem_mb=2000,
         runtime=30,
@@ -92,16 +97,17 @@ rule refine:
         spec=model_spec,
         kernel=kernel_index,
         weights=weights_option,
-        steps=config["refine"]["steps"],
-        seed=config["refine"]["seed"],
-        options=config["refine"].get("options", ""),
+        steps=setting("refine", "steps"),
+        seed=setting("refine", "seed"),
+        options=setting("refine", "options", ""),
+        device=config.get("device", "cpu"),
     threads: 1
     conda:
         "../envs/kernelvis.yaml"
     log:
         "logs/{model}/{layer}/kernel_{kernel}/refine.log",
     benchmark:
-        "benchmarks/{model}/{layer}/kernel_{kernel}/refine.tsv"
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/refine.tsv"
     resources:
         mem_mb=config["resources"]["optimize_mem_mb"],
         runtime=config["resources"]["optimize_runtime_min"],
@@ -109,13 +115,14 @@ rule refine:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis refine --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --dir $(dirname {output.refined})"
-        " --steps {params.steps} --seed {params.seed} {params.options}"
+        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options}"
         " --summary {output.stage} > {log} 2>&1"
 
 
 rule tuning:
     input:
         weights=lambda wildcards: model_weights(wildcards.model),
+        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
     output:
         csv="results/{model}/{layer}/kernel_{kernel}/tuning.csv",
         json="results/{model}/{layer}/kernel_{kernel}/tuning.json",
@@ -124,14 +131,15 @@ rule tuning:
         spec=model_spec,
         kernel=kernel_index,
         weights=weights_option,
-        options=config["tuning"].get("options", ""),
+        options=setting("tuning", "options", ""),
+        device=config.get("device", "cpu"),
     threads: 1
     conda:
         "../envs/kernelvis.yaml"
     log:
         "logs/{model}/{layer}/kernel_{kernel}/tuning.log",
     benchmark:
-        "benchmarks/{model}/{layer}/kernel_{kernel}/tuning.tsv"
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/tuning.tsv"
     resources:
         mem_mb=2000,
         runtime=20,
@@ -139,7 +147,35 @@ rule tuning:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis tuning --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.json})"
-        " {params.options} --summary {output.stage} > {log} 2>&1"
+        " --optimal {input.optimal} --device {params.device} {params.options} --summary {output.stage} > {log} 2>&1"
+
+
+rule audit:
+    # The optimality audit: the optimal input against the best tuning stimulus and the best natural clip,
+    # all with stage 1's objective and preprocessing. A measurement, never a reason to fail.
+    input:
+        unpack(audit_inputs),
+    output:
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_audit.json",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+        tuning=lambda wildcards, input: f"--tuning {input.tuning}" if input.get("tuning") else "",
+        clips=lambda wildcards, input: f"--clips {input.clips}" if input.get("clips") else "",
+        device=config.get("device", "cpu"),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/audit.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis audit --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --optimal {input.optimal}"
+        " {params.tuning} {params.clips} --device {params.device} --out {output.stage} > {log} 2>&1"
 
 
 rule kernel_summary:
@@ -159,10 +195,13 @@ rule kernel_summary:
     params:
         model="{model}",
         motion_scale=config["render"].get("motion_scale_px_per_frame") or "auto",
+        stages=lambda wildcards, input: " ".join(
+            path for name, path in input.items() if Path(path).name.startswith("stage_")
+        ),
     conda:
         "../envs/kernelvis.yaml"
     log:
         "logs/{model}/{layer}/kernel_{kernel}/kernel_summary.log",
     shell:
         "kernelvis figures kernel --dir $(dirname {output.summary}) --model-name {params.model}"
-        " --layer {wildcards.layer} --motion-scale {params.motion_scale} > {log} 2>&1"
+        " --layer {wildcards.layer} --motion-scale {params.motion_scale} --stages {params.stages} > {log} 2>&1"

@@ -14,7 +14,7 @@ rule train_demo:
     log:
         "logs/demo/train_demo.log",
     benchmark:
-        "benchmarks/demo/train_demo.tsv"
+        "results/benchmarks/demo/train_demo.tsv"
     resources:
         mem_mb=4000,
         runtime=15,

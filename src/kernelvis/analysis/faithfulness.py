@@ -96,6 +96,8 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
     error = float(angular_difference_deg(preferred, decomposed)) if both else math.nan
     selective = math.isfinite(dsi) and dsi > DSI_THRESHOLD and math.isfinite(error)
     activation, grating = _number(summary, "activation"), _number(tuning, "best_grating_activation")
+    if not math.isfinite(best_clip_activation):  # the audit's (stage 1's objective), else an older record's
+        best_clip_activation = _number(summary, "best_natural_activation")
     if not math.isfinite(best_clip_activation):
         best_clip_activation = _number(summary, "best_clip_activation")
     return {
@@ -128,32 +130,36 @@ def layer_agreement(rows: Sequence[dict]) -> list[dict]:
     return table
 
 
-def fit_clips(clips: np.ndarray, frames: int, size: int) -> np.ndarray:
+def fit_clips(clips: np.ndarray, frames: int, size: int | tuple[int, int]) -> np.ndarray:
     """Clips (uint8, or float in [0, 1]) at the model's native shape, float32 in [0, 1]: the first
-    ``frames`` frames (looped if too few), the central square crop resized to ``size`` (bilinear).
+    ``frames`` frames (looped if too few), the central crop of the target's aspect ratio resized to
+    ``size`` (a square side, or (H, W) for a non-square model such as TransNetV2's 27×48; bilinear).
     What a model would see of them at evaluation."""
     import torch
     import torch.nn.functional as F
 
+    target_h, target_w = (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
     clips = clips.astype(np.float32) / 255.0 if clips.dtype == np.uint8 else clips.astype(np.float32)
     repeats = -(-frames // clips.shape[1])
     clips = np.concatenate([clips] * repeats, axis=1)[:, :frames]
     height, width = clips.shape[2:4]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    clips = clips[:, :, top:top + side, left:left + side]
-    if side == size:
+    # Crop, never stretch: the largest central window with the target's aspect ratio.
+    crop_h, crop_w = min(height, round(width * target_h / target_w)), min(width, round(height * target_w / target_h))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    clips = clips[:, :, top:top + crop_h, left:left + crop_w]
+    if (crop_h, crop_w) == (target_h, target_w):
         return np.ascontiguousarray(clips)
     n, t = clips.shape[:2]
-    flat = torch.from_numpy(np.ascontiguousarray(clips)).reshape(n * t, side, side, 3).permute(0, 3, 1, 2)
-    resized = F.interpolate(flat, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size)
-    return resized.permute(0, 2, 3, 1).reshape(n, t, size, size, 3).clamp(0, 1).numpy()
+    flat = torch.from_numpy(np.ascontiguousarray(clips)).reshape(n * t, crop_h, crop_w, 3).permute(0, 3, 1, 2)
+    resized = F.interpolate(flat, size=(target_h, target_w), mode="bilinear", align_corners=False,
+                            antialias=crop_h > target_h or crop_w > target_w)
+    return resized.permute(0, 2, 3, 1).reshape(n, t, target_h, target_w, 3).clamp(0, 1).numpy()
 
 
 def best_clip_activations(model: LoadedModel, layer: str, kernels: Sequence[int], clips: np.ndarray,
                           objective: str = "channel", batch_size: int = 16) -> np.ndarray:
     """Each kernel's largest response over the clips (float64 [len(kernels)]), one pass per chunk of clips."""
-    clips = fit_clips(clips, model.preprocessing.frames, model.preprocessing.size)
+    clips = fit_clips(clips, model.preprocessing.frames, model.preprocessing.frame_shape)
     return channel_responses(model, layer, kernels, clips, objective, batch_size=batch_size).max(axis=0)
 
 

@@ -29,7 +29,7 @@ from kernelvis.decompose.losses import total_variation
 from kernelvis.errors import OptimizationDivergedError
 from kernelvis.geometry import summarize_direction
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.optimize.activation import explained_inplace_errors, kernel_activation
 from kernelvis.optimize.api import model_preprocessing
 
 PHASES = ("texture", "motion")
@@ -245,7 +245,8 @@ def _ascend(starts: torch.Tensor, activations, penalties, lr: float, steps: int,
         history.append(float(values.detach().max()))
         consider(values, losses)
         optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()  # candidates are independent: each gets its own gradient
+        with explained_inplace_errors():
+            losses.sum().backward()  # candidates are independent: each gets its own gradient
         if isotropic:
             with torch.no_grad():  # one scale per candidate: a step is ~lr in size, its direction the gradient's
                 rms = parameter.grad.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12)

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from kernelvis.io import atomic_path
 
-LEADING_COLUMNS = ["model", "layer", "kernel", "activation", "recon_psnr_db", "direction_deg",
-                   "direction_strength", "speed_px_per_frame", "motion_index"]
+LEADING_COLUMNS = ["model", "layer", "kernel", "status", "objective", "activation", "audit_pass",
+                   "optimal_vs_best_grating", "optimal_vs_best_natural", "recon_psnr_db", "direction_deg",
+                   "direction_strength", "speed_px_per_frame", "motion_share", "appearance_share",
+                   "residual_share", "temporal_change", "motion_index"]
 
 
 def read_summaries(paths: list[str | os.PathLike]) -> list[dict]:

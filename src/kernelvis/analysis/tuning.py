@@ -31,13 +31,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kernelvis.data.synthetic import drifting_grating, random_dots
+from kernelvis.data.synthetic import drifting_grating, frame_hw, plaid, random_dots
 from kernelvis.geometry import direction_deg_of
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.models.preprocessing import Preprocessing
+from kernelvis.models.preprocessing import Preprocessing, clip_frame_shape
 from kernelvis.optimize.activation import layer_output, select_response
 
-GRATING, DOTS, BLANK = "grating", "dots", "blank"
+GRATING, PLAID, DOTS, BLANK = "grating", "plaid", "dots", "blank"
 BLANK_LEVEL = 0.5
 
 
@@ -51,6 +51,9 @@ class TuningConfig:
     """cycles/frame"""
     dot_speeds_px_per_frame: tuple[float, ...] = (1.0, 2.0)
     """Random-dot fields (coherence 1); empty for gratings only."""
+    plaid_freqs: tuple[tuple[float, float], ...] = ((0.0625, 0.0625), (0.125, 0.125))
+    """(spatial cycles/px, temporal cycles/frame) of the plaids (two gratings 120° apart whose pattern moves in
+    the sweep's direction); they probe pattern-motion kernels, and they count for the optimality audit."""
     dot_density: float = 0.05
     """Dots per px²: dense enough that the field's energy is spread over all orientations (sparse
     fields leave the direction estimate at the mercy of a few dots)."""
@@ -96,6 +99,10 @@ class KernelTuning:
     """Relative (baseline-subtracted, clipped) responses per direction at the best frequencies."""
     dots: dict = field(default_factory=dict)
     """Random-dot read-out (same definitions over speeds): preferred_direction_deg, dsi, preferred_speed_px_per_frame, curve."""
+    best_stimulus_activation: float = math.nan
+    """The largest raw response over every stimulus of the sweep (gratings, plaids, dots; not the blank)."""
+    best_stimulus: str = ""
+    """Which stimulus that was, e.g. ``plaid 45° sf 0.125 tf 0.125``."""
 
     def summary(self) -> dict:
         """The scalars of ``tuning.json``."""
@@ -108,6 +115,8 @@ class KernelTuning:
             "preferred_temporal_freq": self.preferred_temporal_freq,
             "preferred_speed_px_per_frame": self.preferred_speed_px_per_frame,
             "best_grating_activation": self.best_grating_activation,
+            "best_stimulus_activation": self.best_stimulus_activation,
+            "best_stimulus": self.best_stimulus,
             "baseline_activation": self.baseline_activation,
         }
         for key in ("preferred_direction_deg", "dsi", "preferred_speed_px_per_frame"):
@@ -135,26 +144,32 @@ def sweep_conditions(config: TuningConfig) -> list[Condition]:
             conditions += [Condition(GRATING, float(d), float(sf), float(tf), float(tf) / float(sf)) for d in directions]
     for speed in config.dot_speeds_px_per_frame:
         conditions += [Condition(DOTS, float(d), speed_px_per_frame=float(speed)) for d in directions]
+    for sf, tf in config.plaid_freqs:
+        conditions += [Condition(PLAID, float(d), float(sf), float(tf)) for d in directions]
     return conditions
 
 
-def render_condition(condition: Condition, frames: int, size: int, contrast: float = 1.0, seed: int = 0,
+def render_condition(condition: Condition, frames: int, size: int | tuple[int, int], contrast: float = 1.0, seed: int = 0,
                      dot_density: float = 0.05) -> np.ndarray:
     """The stimulus clip float32 [T, H, W, 3] in [0, 1]."""
     if condition.stimulus == GRATING:
         return drifting_grating(frames, size, condition.direction_deg, condition.spatial_freq,
                                 condition.temporal_freq, contrast=contrast).video
+    if condition.stimulus == PLAID:
+        return plaid(frames, size, condition.direction_deg, condition.spatial_freq, condition.temporal_freq,
+                     contrast=contrast).video
     if condition.stimulus == DOTS:
         return random_dots(frames, size, condition.direction_deg, condition.speed_px_per_frame,
                            coherence=1.0, dot_density=dot_density, seed=seed).video
     if condition.stimulus == BLANK:
-        return np.full((frames, size, size, 3), BLANK_LEVEL, dtype=np.float32)
+        return np.full((frames, *frame_hw(size), 3), BLANK_LEVEL, dtype=np.float32)
     raise ValueError(f"unknown stimulus {condition.stimulus!r}")
 
 
-def clip_shape(model: LoadedModel, config: TuningConfig) -> tuple[int, int]:
+def clip_shape(model: LoadedModel, config: TuningConfig) -> tuple[int, tuple[int, int]]:
+    """(frames, (H, W)): the model's native clip (H ≠ W for e.g. TransNetV2) unless --size asks for a square."""
     preprocessing = model.preprocessing
-    return (config.frames or preprocessing.frames, config.size or preprocessing.size)
+    return (config.frames or preprocessing.frames, clip_frame_shape(preprocessing, config.size))
 
 
 @torch.no_grad()
@@ -257,13 +272,26 @@ def summarize_tuning(kernel: int, conditions: list[Condition], responses: np.nda
         dots = {"preferred_direction_deg": dot_deg, "dsi": dot_dsi,
                 "preferred_speed_px_per_frame": speeds[dot_best], "curve": dot_grid[dot_best]}
 
+    stimuli = [i for i, c in enumerate(conditions) if c.stimulus != BLANK]
+    best_stimulus = max(stimuli, key=lambda i: responses[i])
     return KernelTuning(
+        best_stimulus_activation=float(responses[best_stimulus]), best_stimulus=describe(conditions[best_stimulus]),
         kernel=int(kernel), responses=responses, conditions=list(conditions), baseline_activation=baseline,
         preferred_direction_deg=preferred_deg, dsi=dsi, vector_strength=strength,
         preferred_spatial_freq=float(sf), preferred_temporal_freq=float(tf),
         preferred_speed_px_per_frame=float(tf) / float(sf),
         best_grating_activation=float(responses[gratings].max()),
         directions_deg=directions, best_curve=grid[best], dots=dots)
+
+
+def describe(condition: Condition) -> str:
+    """A short human-readable name of a stimulus."""
+    if condition.stimulus == BLANK:
+        return "blank"
+    if condition.stimulus == DOTS:
+        return f"dots {condition.direction_deg:g}° {condition.speed_px_per_frame:g} px/frame"
+    return (f"{condition.stimulus} {condition.direction_deg:g}° sf {condition.spatial_freq:g} "
+            f"tf {condition.temporal_freq:g}")
 
 
 def _grid(conditions, values, indices, directions, settings, key) -> np.ndarray:
@@ -302,7 +330,8 @@ def write_csv(path, rows: list[dict], columns: Sequence[str]) -> None:
                                  for key, value in row.items()})
 
 
-def save_tuning(tuning: KernelTuning, out_dir, model_name: str, layer: str, config: TuningConfig) -> dict:
+def save_tuning(tuning: KernelTuning, out_dir, model_name: str, layer: str, config: TuningConfig,
+                preprocessing: str = "native", provenance: dict | None = None) -> dict:
     """Write ``tuning.csv`` and ``tuning.json`` into ``out_dir``; returns the JSON object."""
     from pathlib import Path
 
@@ -314,7 +343,9 @@ def save_tuning(tuning: KernelTuning, out_dir, model_name: str, layer: str, conf
               "sweep": {"directions": config.directions, "spatial_freqs": list(config.spatial_freqs),
                         "temporal_freqs": list(config.temporal_freqs),
                         "dot_speeds_px_per_frame": list(config.dot_speeds_px_per_frame),
+                        "plaid_freqs": [list(pair) for pair in config.plaid_freqs],
                         "dot_density": config.dot_density, "contrast": config.contrast,
-                        "objective": config.objective, "seed": config.seed}}
+                        "objective": config.objective, "seed": config.seed},
+              "objective": config.objective, "preprocessing": preprocessing, "provenance": provenance or {}}
     save_json(out_dir / "tuning.json", record)
     return record

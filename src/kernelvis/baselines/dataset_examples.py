@@ -20,7 +20,7 @@ from kernelvis.baselines.deconvnet import override_relu_backward, project
 from kernelvis.data.kinetics import load_clip_set
 from kernelvis.errors import BadInputError
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import layer_output
+from kernelvis.optimize.activation import explained_inplace_errors, layer_output
 
 def load_clips(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A clip set ``clips.npz`` (``kernelvis synthetic-clips`` / ``sample-clips``): clips
@@ -99,7 +99,7 @@ def receptive_field_supports(model: LoadedModel, layer: str, kernel: int | None,
     for start in range(0, len(positions), per_batch):
         chunk = positions[start:start + per_batch]
         video = torch.rand((len(chunk) * repeats, 3) + tuple(clip_shape), generator=generator).requires_grad_(True)
-        with torch.enable_grad(), override_relu_backward(model.module, "identity"):
+        with torch.enable_grad(), override_relu_backward(model.module, "identity"), explained_inplace_errors(model, layer):
             output = layer_output(model, layer, video)
             signal = torch.zeros_like(output)
             channels = slice(None) if kernel is None else kernel

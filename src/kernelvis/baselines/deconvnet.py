@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from kernelvis.errors import BadInputError
 from kernelvis.models.layers import resolve_layer, run_to_layer
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import layer_output
+from kernelvis.optimize.activation import explained_inplace_errors, layer_output
 
 CHAIN_TYPES = (nn.Conv3d, nn.BatchNorm3d, nn.ReLU, nn.MaxPool3d)
 
@@ -131,7 +131,7 @@ def project_autograd(model: LoadedModel, layer: str, video01: torch.Tensor, kern
     ``video01`` (N, 3, T, H, W) in [0, 1]; returns (N, 3, T, H, W) in display space."""
     kernels = _per_sample(kernels, video01.shape[0])
     video = video01.detach().clone().requires_grad_(True)
-    with torch.enable_grad(), override_relu_backward(model.module, "deconvnet"):
+    with torch.enable_grad(), override_relu_backward(model.module, "deconvnet"), explained_inplace_errors(model, layer):
         output = layer_output(model, layer, video)
         signal = top_signal(output.detach(), kernels, positions)
         (projection,) = torch.autograd.grad(output, video, signal)

@@ -112,6 +112,16 @@ def concept_clips(frames: int = 16, size: int = 48, clips: int = 16, speed_px_pe
     return ConceptSet(videos, labels, concepts)
 
 
+def crop_concepts(concepts: ConceptSet, height: int, width: int) -> ConceptSet:
+    """The central ``height`` × ``width`` window of every clip and mask (concept clips are made
+    square; a non-square model such as TransNetV2 (27×48) sees them at its native frame shape)."""
+    full_h, full_w = concepts.videos.shape[2:4]
+    top, left = (full_h - height) // 2, (full_w - width) // 2
+    return ConceptSet(np.ascontiguousarray(concepts.videos[:, :, top:top + height, left:left + width]),
+                      np.ascontiguousarray(concepts.labels[..., top:top + height, left:left + width]),
+                      concepts.concepts)
+
+
 # ---------------------------------------------------------------------------------------------
 
 

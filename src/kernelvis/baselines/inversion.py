@@ -25,7 +25,7 @@ import torch
 
 from kernelvis.errors import OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import layer_output
+from kernelvis.optimize.activation import explained_inplace_errors, layer_output
 
 HALF_RANGE = 0.5
 """B: half the [0, 1] display range; pixels are measured as deviations from mid-grey in units of B."""
@@ -101,7 +101,8 @@ def invert(model: LoadedModel, layer: str, video: np.ndarray, config: InversionC
                     + config.tv_weight * total_variation(x, config.tv_beta, config.tv_time_weight))
             if not torch.isfinite(loss):
                 raise OptimizationDivergedError(f"inversion from layer {layer!r} diverged at step {step} (loss {loss.item()}); lower --lr")
-            loss.backward()
+            with explained_inplace_errors(model, layer):
+                loss.backward()
         optimizer.step()
         schedule.step()
         history[step] = loss.item()

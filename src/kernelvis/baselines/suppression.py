@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from scipy.ndimage import uniform_filter
 
-from kernelvis.errors import BadInputError, OptimizationDivergedError
+from kernelvis.errors import BadInputError, KernelSilentError, OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import layer_output
+from kernelvis.optimize.activation import explained_inplace_errors, layer_output
 
 EPS = 1e-8
 
@@ -66,9 +66,9 @@ class SuppressionResult:
     metrics: dict = field(default_factory=dict)
 
 
-def rectified_maps(model: LoadedModel, layer: str, video01: torch.Tensor) -> torch.Tensor:
+def rectified_maps(model: LoadedModel, layer: str, video01: torch.Tensor, preprocessing=None) -> torch.Tensor:
     """max(0, A(x)) of the layer, (N, C, T', H', W'): "suppressed" means driven to zero."""
-    output = layer_output(model, layer, video01)
+    output = layer_output(model, layer, video01, preprocessing)
     if output.ndim == 4:  # a 2D-on-frames layer: give it a time axis
         output = output[:, :, None]
     return torch.relu(output)
@@ -95,8 +95,10 @@ def suppression_loss(maps: torch.Tensor, reference_target: torch.Tensor, kernel:
 
 
 def suppress(model: LoadedModel, layer: str, kernel: int, clip: np.ndarray,
-             config: SuppressConfig = SuppressConfig()) -> SuppressionResult:
-    """Optimize ``clip`` (float32 [T, H, W, 3] in [0, 1]) to keep kernel ``kernel`` and suppress the rest."""
+             config: SuppressConfig = SuppressConfig(), preprocessing=None) -> SuppressionResult:
+    """Optimize ``clip`` (float32 [T, H, W, 3] in [0, 1]) to keep kernel ``kernel`` and suppress the rest.
+    ``preprocessing``: as stage 1 used (default: the model's native). A kernel that does not respond to
+    the clip at all raises :class:`~kernelvis.errors.KernelSilentError`."""
     clip = np.asarray(clip, dtype=np.float32)
     if clip.ndim != 4 or clip.shape[-1] != 3:
         raise BadInputError(f"expected a clip shaped [T, H, W, 3], got {list(clip.shape)}")
@@ -105,7 +107,7 @@ def suppress(model: LoadedModel, layer: str, kernel: int, clip: np.ndarray,
     torch.manual_seed(config.seed)
     original = torch.from_numpy(clip).permute(3, 0, 1, 2)[None].to(device)
     with torch.no_grad():
-        reference = rectified_maps(model, layer, original)
+        reference = rectified_maps(model, layer, original, preprocessing)
     channels = reference.shape[1]
     if channels < 2:
         raise BadInputError(f"layer {layer!r} has {channels} channel; suppression needs other kernels to suppress")
@@ -117,7 +119,7 @@ def suppress(model: LoadedModel, layer: str, kernel: int, clip: np.ndarray,
     others = torch.cat([reference[:, :kernel], reference[:, kernel + 1:]], dim=1)
     r0 = float(others.abs().flatten(2).sum(dim=2).mean()) / positions + EPS
     if float(reference_target.max()) <= 0:
-        raise BadInputError(f"kernel {kernel} of {layer!r} does not respond to this clip (its rectified map is all "
+        raise KernelSilentError(f"kernel {kernel} of {layer!r} does not respond to this clip (its rectified map is all "
                             "zero): nothing to preserve; pick a clip it responds to")
 
     video = original.clone().requires_grad_(True)
@@ -125,7 +127,7 @@ def suppress(model: LoadedModel, layer: str, kernel: int, clip: np.ndarray,
     history, best_loss, best_step, best_video, since_best = [], float("inf"), 0, original.clone(), 0
     for step in range(config.steps):
         optimizer.zero_grad(set_to_none=True)
-        maps = rectified_maps(model, layer, video)
+        maps = rectified_maps(model, layer, video, preprocessing)
         loss = suppression_loss(maps, reference_target, kernel, s0, r0, video, config)
         value = float(loss.detach())
         if not np.isfinite(value):
@@ -138,13 +140,14 @@ def suppress(model: LoadedModel, layer: str, kernel: int, clip: np.ndarray,
             since_best += 1
             if since_best >= config.early_stop_patience:
                 break
-        loss.backward()
+        with explained_inplace_errors(model, layer):
+            loss.backward()
         optimizer.step()
         with torch.no_grad():
             video.clamp_(0.0, 1.0)
 
     with torch.no_grad():
-        after = rectified_maps(model, layer, best_video)
+        after = rectified_maps(model, layer, best_video, preprocessing)
     metrics = suppression_metrics(reference[0].cpu().numpy(), after[0].cpu().numpy(), kernel)
     metrics.update(best_step=best_step, steps_run=len(history), best_loss=best_loss, s0=s0, r0=r0)
     as_clip = lambda tensor: tensor[0].permute(1, 2, 3, 0).cpu().numpy().astype(np.float32)  # noqa: E731

@@ -1,10 +1,14 @@
-"""Stage 2: decompose a video into a static texture and a motion (V_t(p) ≈ I(p + D_t(p))).
+"""Stage 2: decompose a video into a static texture, a motion and an appearance change
+(V_t(p) ≈ A_t(I(p + D_t(p))); docs/methods-stage2.md).
 
 VIDEO is an .npz (key 'video', e.g. optimal.npz), a .gif or an .mp4. Writes into DIR:
-decomposition.npz (static, displacement, velocity, recon, static_canvas, margin_px), static.png,
+decomposition.npz (static, displacement, velocity, recon, static_canvas, margin_px, start, gain,
+offset, residual_coef, residual_image, recon_motion_only, recon_appearance_only), static.png,
 motion.gif (hue = direction, brightness = speed), recon.gif, arrows.png, and merges recon_psnr_db,
-direction_deg, direction_strength, speed_px_per_frame, motion_index (plus model, layer, kernel,
-activation when VIDEO is an optimal.npz) into the summary JSON. Nothing is written on error.
+direction_deg, direction_strength, speed_px_per_frame, motion_share, appearance_share,
+residual_share, temporal_change, static_clip, motion_index (= motion_share), decompose_start (plus
+model, layer, kernel, activation when VIDEO is an optimal.npz) into the summary JSON. Nothing is
+written on error.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
                        help="all four loss weights 1, as in the paper (blurs I on [0,1] videos)")
     group.add_argument("--margin-px", type=int, default=None,
                        help="static canvas margin around the frame (default: largest displacement + 2)")
+    group.add_argument("--no-appearance", dest="appearance", action="store_false",
+                       help="texture + motion only, no appearance component (stage 2 before issue 16)")
+    group.add_argument("--appearance-grid", type=int, default=defaults.appearance_grid,
+                       help="control points per side of the gain/offset maps (1: global gain and offset)")
     group.add_argument("--motion-scale", type=float, default=None, metavar="PX_PER_FRAME",
                        help="speed shown at full brightness in motion.gif; give one value to compare kernels "
                             "(default: the 99th percentile of this clip's speeds)")
@@ -65,6 +73,8 @@ def decompose_config_from_args(args):
     for name in ("w_recon", "w_tv_displacement", "w_tv_static", "w_static", "flow_tv"):
         if getattr(args, name) < 0:
             raise BadInputError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(args, name)})")
+    if getattr(args, "appearance_grid", 1) < 1:
+        raise BadInputError(f"--appearance-grid must be at least 1 (got {args.appearance_grid})")
     if args.margin_px is not None and args.margin_px < 0:
         raise BadInputError(f"--margin-px must be >= 0 (got {args.margin_px})")
     if args.motion_scale is not None and not args.motion_scale > 0:
@@ -76,7 +86,15 @@ def decompose_config_from_args(args):
     return DecomposeConfig(steps=args.decompose_steps, lr=args.decompose_lr, flow_levels=args.flow_levels,
                            flow_steps=args.flow_steps, flow_lr=args.flow_lr, flow_tv_weight=args.flow_tv,
                            margin_px=args.margin_px, seed=getattr(args, "seed", 0),
+                           appearance=getattr(args, "appearance", True),
+                           appearance_grid=getattr(args, "appearance_grid", defaults_grid()),
                            device=getattr(args, "device", "cpu"), **weights)
+
+
+def defaults_grid() -> int:
+    from kernelvis.decompose.fit import DecomposeConfig
+
+    return DecomposeConfig().appearance_grid
 
 
 def add_arguments(parser) -> None:
@@ -120,6 +138,7 @@ def run(args) -> int:
         summary_path = save_decomposition(decomposition, stage, summary, args.motion_scale,
                                           summary_path=args.summary)
     print(f"{args.video}: direction {summary['direction_deg']:.1f} deg, speed {summary['speed_px_per_frame']:.3f} "
-          f"px/frame, strength {summary['direction_strength']:.2f}, motion index {summary['motion_index']:.2f}, "
+          f"px/frame, strength {summary['direction_strength']:.2f}, change shares motion {summary['motion_share']:.2f} "
+          f"/ appearance {summary['appearance_share']:.2f} / residual {summary['residual_share']:.2f}, "
           f"recon {summary['recon_psnr_db']:.1f} dB -> {out_dir} (summary: {args.summary or summary_path.name})")
     return 0

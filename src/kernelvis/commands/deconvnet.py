@@ -96,6 +96,11 @@ def run(args) -> int:
     out_dir = Path(args.out)
     stage_outputs = _load_stage_outputs(out_dir) if args.compare else None
     clips, labels = load_clips(args.clips)
+    native = (model.preprocessing.frames, *model.preprocessing.frame_shape)
+    if tuple(clips.shape[1:4]) != native:  # e.g. the 48×48 clip set for TransNetV2's 27×48: crop to its aspect, resize
+        from kernelvis.analysis.faithfulness import fit_clips
+
+        clips = fit_clips(clips, native[0], native[1:])
     examples = dataset_examples(model, args.layer, kernel, clips, labels, top=args.top, batch_size=args.batch_size,
                                 mode=args.mode, seed=args.seed)
     title = f"{model.name} {args.layer} kernel {kernel}"

@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import csv
 
-    from kernelvis.baselines.dissection import CATEGORIES, concept_clips, dissect
+    from kernelvis.baselines.dissection import CATEGORIES, concept_clips, crop_concepts, dissect
     from kernelvis.errors import BadInputError
     from kernelvis.io import atomic_path, save_json, staged_directory
     from kernelvis.models import conv_layers, resolve_layer
@@ -46,8 +46,11 @@ def run(args) -> int:
     for layer in layers:
         resolve_layer(model.module, layer)
     frames = args.frames or model.preprocessing.frames
-    size = args.size or model.preprocessing.size
-    concepts = concept_clips(frames=frames, size=size, clips=args.clips, speed_px_per_frame=args.speed, seed=args.seed)
+    height, width = (args.size, args.size) if args.size else model.preprocessing.frame_shape
+    concepts = concept_clips(frames=frames, size=max(height, width), clips=args.clips, speed_px_per_frame=args.speed,
+                             seed=args.seed)
+    if height != width:  # made square, seen at the model's native H×W (central crop, masks alike)
+        concepts = crop_concepts(concepts, height, width)
     results = [dissect(model, layer, concepts, args.quantile, args.iou_threshold, args.batch_size) for layer in layers]
     counts = [result.counts() for result in results]
     with staged_directory(args.out) as staging:
@@ -58,7 +61,7 @@ def run(args) -> int:
                 writer.writerows(result.rows())
         save_json(staging / "dissection.json", {
             "model": model.name, "layers": counts, "concepts": [c.name for c in concepts.concepts],
-            "settings": {"clips": args.clips, "frames": frames, "size": size, "speed_px_per_frame": args.speed,
+            "settings": {"clips": args.clips, "frames": frames, "size": height if height == width else [height, width], "speed_px_per_frame": args.speed,
                          "quantile": args.quantile, "iou_threshold": args.iou_threshold, "seed": args.seed}})
         save_figure(dissection_counts_figure(counts, CATEGORIES, title=f"{model.name}: network dissection on synthetic "
                                              f"concepts (IoU > {args.iou_threshold})"), staging / "dissection_counts.png")

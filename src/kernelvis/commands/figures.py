@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "assemble per-kernel panels, summary tables and per-model figures"
-STAGE_ORDER = ("optimize", "decompose", "refine", "tuning", "deconvnet")
+STAGE_ORDER = ("optimize", "decompose", "refine", "tuning", "deconvnet", "audit")
 
 
 def _motion_scale(text: str) -> float | None:
@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kernel.add_argument("--dir", required=True, help="kernel directory (holds optimal.npz, decomposition.npz)")
     kernel.add_argument("--model-name", default=None, help="model name recorded in summary.json")
     kernel.add_argument("--layer", default=None)
+    kernel.add_argument("--stages", nargs="+", default=None, metavar="STAGE_JSON",
+                        help="the stage JSON files to merge, in order (default: every DIR/stage_*.json of a known stage)")
     kernel.add_argument("--motion-scale", type=_motion_scale, default=None,
                         help="px/frame shown at full HSV brightness ('auto' = robust per-kernel scale)")
 
@@ -70,12 +72,30 @@ def _kernel(args) -> int:
     for required in (optimal_path, decomposition_path):
         if not required.is_file():
             raise BadInputError(f"{required} is missing: run `kernelvis optimize` and `kernelvis decompose` first")
+    from kernelvis.analysis.audit import combined_status
+
     summary_path = kernel_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    for stage in STAGE_ORDER:  # later stages win where keys repeat
-        stage_path = kernel_dir / f"stage_{stage}.json"
+    if args.stages is not None:  # exactly the declared inputs: nothing stale from an earlier config leaks in
+        stage_paths = [Path(path) for path in args.stages]
+        summary = {}
+    else:
+        stage_paths = [kernel_dir / f"stage_{stage}.json" for stage in STAGE_ORDER]
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    statuses, details = [], []
+    for stage_path in stage_paths:  # later stages win where keys repeat
         if stage_path.is_file():
-            summary.update(json.loads(stage_path.read_text()))
+            record = json.loads(stage_path.read_text())
+            record.pop("provenance", None)
+            statuses.append(record.get("status"))
+            if record.get("status") not in (None, "ok") and record.get("status_detail"):
+                details.append(f"{record['status']}: {record['status_detail']}")
+            summary.update(record)
+        elif args.stages is not None:
+            raise BadInputError(f"{stage_path} is missing")
+    summary["status"] = combined_status(statuses)
+    summary["status_detail"] = "; ".join(details)
+    if summary["status"] in ("dead", "diverged"):  # nothing was optimized: an audit verdict would mislead
+        summary["audit_pass"] = None
     with np.load(optimal_path) as optimal:
         summary.setdefault("activation", float(optimal["activation"]))
         for key in ("model", "layer", "kernel"):
@@ -94,8 +114,15 @@ def _kernel(args) -> int:
 def _table(args) -> int:
     from kernelvis.analysis.summary_table import write_summary_csv
 
+    import sys
+
+    from kernelvis.analysis.audit import audit_share_line
+
     rows = write_summary_csv(args.summaries, args.out)
     print(f"wrote {args.out} ({len(rows)} kernels)")
+    model_name = str(rows[0].get("model", "")) if rows else ""
+    for line in audit_share_line(model_name, rows):
+        print(line, file=sys.stderr if line.startswith("WARNING") else sys.stdout)
     return 0
 
 
@@ -114,7 +141,9 @@ def _depth_grid(args) -> int:
         summary = json.loads(summary_path.read_text())
         with np.load(summary_path.parent / "decomposition.npz") as decomposition:
             cell = {"static": decomposition["static"], "velocity": decomposition["velocity"]}
-        cell.update({key: summary.get(key) for key in ("kernel", "direction_deg", "speed_px_per_frame")})
+        cell.update({key: summary.get(key) for key in ("kernel", "direction_deg", "speed_px_per_frame", "status",
+                                                        "audit_pass", "motion_share", "appearance_share",
+                                                        "residual_share")})
         cells.setdefault(summary.get("layer", summary_path.parent.parent.name), []).append(cell)
     save_figure(depth_grid(cells, args.title, args.motion_scale), args.out, also_pdf=True)
     print(f"wrote {args.out} and its PDF")

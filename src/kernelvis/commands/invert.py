@@ -57,6 +57,11 @@ def run(args) -> int:
             raise BadInputError(f"--index {args.index} out of range: {args.clips} holds {len(clips)} clips")
         clip = clips[args.index]
         video = clip.astype(np.float32) / 255.0 if clip.dtype == np.uint8 else clip.astype(np.float32)
+        native = (model.preprocessing.frames, *model.preprocessing.frame_shape)
+        if video.shape[1:3] != native[1:]:  # e.g. a 48×48 clip for TransNetV2's 27×48: crop to its aspect, resize
+            from kernelvis.analysis.faithfulness import fit_clips
+
+            video = fit_clips(video[None], video.shape[0], native[1:])[0]
     else:
         video = read_video(args.video)
     config = InversionConfig(steps=args.steps, lr=args.lr, alpha=args.alpha, alpha_weight=args.alpha_weight,

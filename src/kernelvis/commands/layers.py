@@ -45,7 +45,7 @@ def run(args) -> int:
     rows = [[i.name, i.type, str(i.out_channels), "x".join(map(str, i.kernel_size))] for i in layers]
     print(format_table(["layer", "type", "out_channels", "kernel"], rows))
     p = model.preprocessing
-    print(f"\n{len(layers)} conv layers; native clip {p.frames}x{p.size}x{p.size}"
+    print(f"\n{len(layers)} conv layers; native clip {p.clip_label}"
           f"{'' if model.weights else ' (random weights: listing needs none)'}")
     return 0
 
@@ -58,7 +58,7 @@ def describe_layer(model, layer: str) -> dict:
 
     module = resolve_layer(model.module, layer)
     p = model.preprocessing
-    clip = torch.full((1, 3, p.frames, p.size, p.size), 0.5)
+    clip = torch.full((1, 3, p.frames, *p.frame_shape), 0.5)
     with torch.no_grad():
         output = run_to_layer(model.module, layer, p(clip))
     record = {"model": model.name, "layer": layer, "type": type(module).__name__}
@@ -66,7 +66,7 @@ def describe_layer(model, layer: str) -> dict:
         if hasattr(module, attribute):
             value = getattr(module, attribute)
             record[attribute] = list(value) if isinstance(value, tuple) else value
-    record["native_clip"] = [p.frames, p.size, p.size]
+    record["native_clip"] = [p.frames, *p.frame_shape]
     record["output_shape"] = list(output.shape[1:])
     return record
 

@@ -16,6 +16,18 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _packaged_weights(entry) -> str | None:
+    """The path of weights shipped in an installed package, or a note when the package is missing."""
+    from kernelvis.errors import KernelvisError
+
+    if entry.packaged_weights is None:
+        return None
+    try:
+        return str(entry.packaged_weights())
+    except KernelvisError:
+        return None
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
 
@@ -30,15 +42,18 @@ def run(args) -> int:
     for name in list_models():
         entry = zoo_entry(name)
         p = entry.preprocessing
-        records.append({"name": name, "source": entry.source, "frames": p.frames, "size": p.size,
+        records.append({"name": name, "source": entry.source, "frames": p.frames, "size": p.size, "height": p.frame_height, "width": p.frame_width,
                         "value_range": f"0-{p.value_scale:g}", "channel_order": p.channel_order,
-                        "weights_file": entry.weights_file, "weights_url": entry.weights_url,
+                        "weights_file": entry.weights_file or _packaged_weights(entry),
+                        "weights_in_package": entry.packaged_weights is not None,
+                        "weights_url": entry.weights_url,
                         "cached": is_cached(entry) if entry.needs_weights else None,
                         "description": entry.description})
     if args.json:
         print(json.dumps(records, indent=2))
         return 0
-    rows = [[r["name"], r["source"], f"{r['frames']}x{r['size']}x{r['size']}", r["weights_file"] or "-",
+    rows = [[r["name"], r["source"], f"{r['frames']}x{r['height']}x{r['width']}",
+             ("(in its pip package)" if r["weights_in_package"] else r["weights_file"]) or "-",
              "-" if r["cached"] is None else ("yes" if r["cached"] else "no"), r["description"]] for r in records]
     print(format_table(["name", "source", "frames x size", "weights file", "cached", "description"], rows))
     print(f"\nweights cache: {checkpoint_dir()}  (or pass --weights PATH; file SPECs: path/to/file.py:function)")

@@ -23,8 +23,10 @@ def add_optimize_options(parser) -> None:
                        help="pixel: the paper's; fourier: 1/f-scaled spatiotemporal spectrum")
     group.add_argument("--preprocessing", choices=["native", "paper"], default="native",
                        help="native: the model's own; paper: ImageNet mean/std, upsampled to 32x224x224")
-    group.add_argument("--objective", choices=["channel", "neuron"], default="channel",
-                       help="channel: mean of the kernel's map (the paper's); neuron: its centre value")
+    group.add_argument("--objective", choices=["auto", "channel", "rectified", "neuron"], default="auto",
+                       help="auto (default): rectified where the kernel is affine in the pixels (a first conv), else "
+                            "channel; channel: mean of the kernel's map (the paper's); rectified: mean of its positive "
+                            "part; neuron: its centre value")
     group.add_argument("--early-stop", type=int, default=100, metavar="PATIENCE",
                        help="stop when the activation has not improved for this many steps (0: never)")
     group.add_argument("--jitter-px", type=int, default=4, help="symmetric spatial jitter, whole px")
@@ -65,14 +67,20 @@ def optimize_config_from_args(args):
     if args.clip_stats:
         from kernelvis.data.clip_stats import load_clip_stats
 
+        from kernelvis.optimize.param import MAX_SPECTRAL_SLOPE
+
         stats = load_clip_stats(args.clip_stats)
         color_sqrt_cov = tuple(tuple(float(v) for v in row) for row in stats.color_sqrt_cov)
-        spectral_slope = float(stats.spectral_slope)
+        spectral_slope = min(float(stats.spectral_slope), MAX_SPECTRAL_SLOPE)
+        if spectral_slope < float(stats.spectral_slope):
+            print(f"note: the clips' spectral slope {float(stats.spectral_slope):.2f} is clamped to "
+                  f"{MAX_SPECTRAL_SLOPE} for the fourier parameterization (steeper freezes fine structure)")
     return OptimizeConfig(frames=args.frames, size=args.size, steps=args.steps, lr=args.lr, restarts=args.restarts,
                           seed=args.seed, param=args.param, preprocessing=args.preprocessing,
                           objective=args.objective, transforms=transforms,
                           early_stop_patience=args.early_stop or None, color_sqrt_cov=color_sqrt_cov,
-                          spectral_slope=spectral_slope, device=args.device, progress=not args.no_progress)
+                          spectral_slope=spectral_slope, device=args.device, progress=not args.no_progress,
+                          log_every=25 if args.no_progress else 0)
 
 
 def add_arguments(parser) -> None:
@@ -91,7 +99,18 @@ def run(args) -> int:
     config = optimize_config_from_args(args)
     model, kernel = load_kernel_target(args)
     (result,) = optimize_kernels(model, args.layer, [kernel], config)
-    save_optimal(result, args.out, model.name, args.layer, kernel, summary_path=args.summary)
-    print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} after "
-          f"{len(result.history)} steps -> {args.out}")
+    save_optimal(result, args.out, model.name, args.layer, kernel, summary_path=args.summary,
+                 provenance=optimize_provenance(model, args.layer, kernel, config))
+    status = "" if result.status == "ok" else f" [{result.status}: {result.status_detail}]"
+    print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} ({result.objective}) after "
+          f"{len(result.history)} steps{status} -> {args.out}")
     return 0
+
+
+def optimize_provenance(model, layer: str, kernel: int, config) -> dict:
+    """How a stage-1 result was made (stored in optimal.npz; later stages read preprocessing and objective)."""
+    from kernelvis.provenance import make_provenance
+
+    return make_provenance("optimize", model, config, layer=layer, kernel=int(kernel),
+                           preprocessing=config.preprocessing, objective_requested=config.objective,
+                           seed=config.seed, native_preprocessing=model.preprocessing)

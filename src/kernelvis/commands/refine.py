@@ -76,8 +76,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dir", required=True, help="kernel directory holding optimal.npz and decomposition.npz")
     parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
-    parser.add_argument("--objective", choices=["channel", "neuron"], default="channel", help="as stage 1 was run")
-    parser.add_argument("--preprocessing", choices=["native", "paper"], default="native", help="as stage 1 was run")
+    parser.add_argument("--objective", choices=["channel", "rectified", "neuron"], default=None,
+                        help="default: the one stage 1 used (read from optimal.npz); a different one is refused")
+    parser.add_argument("--preprocessing", choices=["native", "paper"], default=None,
+                        help="default: the one stage 1 used (read from optimal.npz); a different one is refused")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     add_refine_options(parser, short_names=True)
 
@@ -91,8 +93,11 @@ def run(args) -> int:
     from kernelvis.commands.common import load_kernel_target
     from kernelvis.optimize.api import model_preprocessing
 
-    config = refine_config_from_args(args)
+    from kernelvis.commands.common import stage1_settings
+
     kernel_dir = Path(args.dir)
+    args.objective, args.preprocessing = stage1_settings(kernel_dir / "optimal.npz", args.objective, args.preprocessing)
+    config = refine_config_from_args(args)
     optimal_video, decomposition = load_kernel_inputs(kernel_dir)
     model, kernel = load_kernel_target(args)
     result = refine(model, args.layer, kernel, decomposition["static_canvas"], decomposition["displacement"],
@@ -107,6 +112,7 @@ def run(args) -> int:
     scalars.update(reliance_summary(activations))
     summary_path = Path(args.summary) if args.summary else kernel_dir / "summary.json"
     update_json(summary_path, {"model": model.name, "layer": args.layer, "kernel": kernel,
+                               "refine_objective": config.objective, "refine_preprocessing": config.preprocessing,
                                **{key: _json_number(value) for key, value in scalars.items()}})
     print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation_start:.4g} -> "
           f"{result.activation_final:.4g}, texture_reliance {scalars['texture_reliance']:.2f}, "

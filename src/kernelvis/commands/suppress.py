@@ -20,9 +20,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--layer", required=True)
     parser.add_argument("--kernel", type=int, required=True)
     parser.add_argument("--clip", required=True, help="video (.npz key video, .gif, .mp4) or clips .npz with --index")
-    parser.add_argument("--index", type=int, default=None, help="which clip of a [N, T, H, W, 3] clips .npz")
+    parser.add_argument("--index", default=None,
+                        help="which clip of a [N, T, H, W, 3] clips .npz: a number, or 'best' (the clip the kernel "
+                             "responds to most: the top-1 of --examples, or a scan of the set)")
+    parser.add_argument("--examples", default=None, metavar="NPZ",
+                        help="the kernel's dataset_examples.npz (kernelvis deconvnet): --index best takes its top-1")
+    parser.add_argument("--optimal", default=None, metavar="NPZ",
+                        help="the kernel's optimal.npz: suppress with the preprocessing stage 1 used")
     parser.add_argument("--resize", action="store_true",
-                        help="resample the clip to the model's native frames × size × size first")
+                        help="resample the clip to the model's native frames × height × width first")
     parser.add_argument("--out", required=True, help="output directory")
     group = parser.add_argument_group("optimization")
     group.add_argument("--steps", type=int, default=300)
@@ -74,49 +80,116 @@ def _npz_has_video(path) -> bool:
         return True  # let read_video report the unreadable file
 
 
-def _resized(clip, frames: int, size: int):
+def _resized(clip, frames: int, frame_shape: tuple[int, int]):
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
+    # Central crop to the model's aspect ratio first (a 48×48 clip for a 27×48 model), so nothing is stretched.
+    height, width = clip.shape[1:3]
+    crop_h = min(height, round(width * frame_shape[0] / frame_shape[1]))
+    crop_w = min(width, round(height * frame_shape[1] / frame_shape[0]))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    clip = np.ascontiguousarray(clip[:, top:top + crop_h, left:left + crop_w])
     video = torch.from_numpy(clip).permute(3, 0, 1, 2)[None]
-    video = F.interpolate(video, size=(frames, size, size), mode="trilinear", align_corners=False)
+    video = F.interpolate(video, size=(frames, *frame_shape), mode="trilinear", align_corners=False)
     return video[0].permute(1, 2, 3, 0).clamp(0, 1).numpy()
+
+
+def best_clip_index(args, model, kernel: int, preprocessing) -> int:
+    """The clip the kernel responds to most: the top-1 of its dataset examples, or a scan of the clip set
+    (largest value of the kernel's map, as the dataset examples rank them)."""
+    import numpy as np
+    import torch
+
+    if args.examples:
+        with np.load(args.examples) as examples:
+            return int(examples["indices"][0])
+    from kernelvis.analysis.faithfulness import fit_clips
+    from kernelvis.baselines.dataset_examples import load_clips
+    from kernelvis.optimize.activation import layer_output
+
+    clips, _ = load_clips(args.clip)
+    clips = fit_clips(clips, model.preprocessing.frames, model.preprocessing.frame_shape)
+    maxima = []
+    with torch.no_grad():
+        for start in range(0, len(clips), 16):
+            video01 = torch.from_numpy(clips[start:start + 16]).permute(0, 4, 1, 2, 3).to(args.device)
+            output = layer_output(model, args.layer, video01, preprocessing)
+            maxima.append(output[:, kernel].flatten(1).max(1).values.cpu().numpy())
+    return int(np.argmax(np.concatenate(maxima)))
 
 
 def run(args) -> int:
     import numpy as np
 
     from kernelvis.baselines.suppression import SuppressConfig, suppress
-    from kernelvis.errors import BadInputError
+    from kernelvis.errors import BadInputError, KernelSilentError
     from kernelvis.io import save_json, save_npz, staged_directory, write_gif
     from kernelvis.models import check_kernels, resolve_layer
     from kernelvis.models.zoo import load_model
+    from kernelvis.optimize.api import model_preprocessing
+    from kernelvis.provenance import make_provenance
 
     if args.steps < 1 or args.lr <= 0:
         raise BadInputError("--steps must be >= 1 and --lr > 0")
     model = load_model(args.model, weights=args.weights)
     resolve_layer(model.module, args.layer)
     (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    preprocessing_name = "native"
+    if args.optimal:
+        from kernelvis.commands.common import stage1_settings
+
+        _, preprocessing_name = stage1_settings(args.optimal)
+    preprocessing = model_preprocessing(model, preprocessing_name)
+    if args.index == "best":
+        args.index = best_clip_index(args, model, kernel, preprocessing)
+    elif args.index is not None:
+        try:
+            args.index = int(args.index)
+        except ValueError:
+            raise BadInputError(f"--index must be a clip number or 'best' (got {args.index!r})") from None
     clip = read_clip(args.clip, args.index)
     if args.resize:
-        clip = _resized(clip, model.preprocessing.frames, model.preprocessing.size)
+        clip = _resized(clip, model.preprocessing.frames, model.preprocessing.frame_shape)
     config = SuppressConfig(steps=args.steps, lr=args.lr, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
                             spatial_tv=args.spatial_tv, temporal_tv=args.temporal_tv,
                             early_stop_patience=args.patience, seed=args.seed, device=args.device)
-    result = suppress(model, args.layer, kernel, clip, config)
+    try:
+        result = suppress(model, args.layer, kernel, clip, config, preprocessing)
+        status, detail = "ok", ""
+    except KernelSilentError as silent:  # a property of the kernel: recorded, the clip is left as it is
+        result, status, detail = _unchanged(clip), "silent", str(silent)
     record = {"model": model.name, "layer": args.layer, "kernel": kernel, "clip": str(args.clip),
-              "clip_index": args.index, **result.metrics,
-              "config": {key: getattr(config, key) for key in config.__dataclass_fields__}}
+              "clip_index": args.index, "status": status, "status_detail": detail, **result.metrics,
+              "config": {key: getattr(config, key) for key in config.__dataclass_fields__},
+              "provenance": make_provenance("suppress", model, config, layer=args.layer, kernel=kernel,
+                                            preprocessing=preprocessing_name, clip=str(args.clip),
+                                            clip_index=args.index, optimal=args.optimal)}
     with staged_directory(args.out) as staging:
         save_npz(staging / "suppressed.npz", video=result.video, original=result.original,
                  target_map_before=result.target_map_before, target_map_after=result.target_map_after,
                  history=result.history, best_step=np.int64(result.best_step), model=model.name, layer=args.layer,
-                 kernel=np.int64(kernel))
+                 kernel=np.int64(kernel), status=np.str_(status))
         write_gif(staging / "suppressed.gif", result.video)
         write_gif(staging / "comparison.gif", np.concatenate([result.original, result.video], axis=2))
         save_json(staging / "suppression.json", record)
     metrics = result.metrics
+    if status != "ok":
+        print(f"{model.name} {args.layer} kernel {kernel}: {status}: {detail} -> {args.out}")
+        return 0
     print(f"{model.name} {args.layer} kernel {kernel}: target map SSIM {metrics['preservation_ssim']:.3f} "
           f"(RMSE {metrics['preservation_rmse']:.3g}), other kernels keep "
           f"{100 * metrics['rest_remaining_fraction']:.1f}% of their activation -> {args.out}")
     return 0
+
+
+def _unchanged(clip):
+    """A suppression result for a kernel silent on the clip: the clip as it is, no maps, no metrics."""
+    import numpy as np
+
+    from kernelvis.baselines.suppression import SuppressionResult
+
+    empty = np.zeros((0, 0, 0), dtype=np.float32)
+    return SuppressionResult(video=clip, original=clip, target_map_before=empty, target_map_after=empty,
+                             history=np.zeros(0, dtype=np.float32), best_step=-1, metrics={})

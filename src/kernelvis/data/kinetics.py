@@ -44,6 +44,8 @@ class ClipSource:
     start: int | None = None
     """seconds into the YouTube video (annotation CSVs only)"""
     end: int | None = None
+    window: tuple[int, int] | None = None
+    """(k, K): the k-th of K evenly spread start times in the video (several clips per video); None: centred"""
 
 
 def kinetics_file_name(youtube_id: str, start: int, end: int) -> str:
@@ -151,7 +153,7 @@ def sample_clips(sources: list[ClipSource], classes: list[str] | None, per_class
                 continue
             row["sha256"] = sha256_of(source.path)
             try:
-                clip, complete = decode_clip(source.path, frames, stride, size)
+                clip, complete = decode_clip(source.path, frames, stride, size, source.window)
             except BadInputError:
                 manifest.append({**row, "status": "corrupt"})
                 continue
@@ -198,3 +200,26 @@ def load_clip_set(path: str | Path) -> ClipSet:
         clip_ids = ([str(name) for name in archive["clip_ids"]] if "clip_ids" in archive.files
                     else [str(index) for index in range(len(clips))])
     return ClipSet(clips, labels, class_names, clip_ids, [])
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    """Rows of a manifest CSV written by :func:`write_manifest` (an absent file gives no rows)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return [{column: row.get(column, "") for column in MANIFEST_COLUMNS} for row in csv.DictReader(handle)]
+
+
+def merge_clip_sets(first: ClipSet, second: ClipSet) -> ClipSet:
+    """``first``'s clips, then ``second``'s (so indices into ``first`` stay valid); classes of the
+    same name are shared, manifests are concatenated."""
+    if first.clips.shape[1:] != second.clips.shape[1:]:
+        raise BadInputError(f"cannot merge clip sets of different clip shapes (T, H, W, 3): "
+                            f"{tuple(first.clips.shape[1:])} and {tuple(second.clips.shape[1:])}; "
+                            "sample both with the same --frames and --size")
+    names = list(first.class_names) + [name for name in second.class_names if name not in first.class_names]
+    relabel = np.array([names.index(name) for name in second.class_names], dtype=np.int64)
+    labels = np.concatenate([first.labels.astype(np.int64), relabel[second.labels]])
+    return ClipSet(np.concatenate([first.clips, second.clips]), labels, names,
+                   list(first.clip_ids) + list(second.clip_ids), list(first.manifest) + list(second.manifest))

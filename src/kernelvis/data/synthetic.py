@@ -38,10 +38,18 @@ class Stimulus:
     """float32 [T, H, W, 2], (vx, vy) px/frame, x right, y down"""
 
 
-def _pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+def frame_hw(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(H, W) from a square side or an (H, W) pair (gratings, plaids and dots take either, so tuning
+    stimuli can be made at a non-square model's native frame shape)."""
+    if isinstance(size, (tuple, list)):
+        return int(size[0]), int(size[1])
+    return int(size), int(size)
+
+
+def _pixel_grid(size: int | tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) pixel-centre coordinates, each [H, W]; x = column, y = row (down)."""
-    coordinates = np.arange(size, dtype=np.float64)
-    y, x = np.meshgrid(coordinates, coordinates, indexing="ij")
+    height, width = frame_hw(size)
+    y, x = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij")
     return x, y
 
 
@@ -51,8 +59,8 @@ def _check_positive(**values) -> None:
             raise BadInputError(f"{name} must be positive, got {value}")
 
 
-def _constant_velocity(frames: int, size: int, vx: float, vy: float) -> np.ndarray:
-    velocity = np.empty((frames, size, size, 2), dtype=np.float32)
+def _constant_velocity(frames: int, size: int | tuple[int, int], vx: float, vy: float) -> np.ndarray:
+    velocity = np.empty((frames, *frame_hw(size), 2), dtype=np.float32)
     velocity[..., 0], velocity[..., 1] = vx, vy
     return velocity
 
@@ -71,26 +79,26 @@ def _grating_luminance(frames, size, direction_deg, spatial_freq, temporal_freq,
     return np.cos(2 * np.pi * (spatial_freq * (x * ux + y * uy) - temporal_freq * t) + phase)
 
 
-def drifting_grating(frames: int, size: int, direction_deg: float, spatial_freq: float, temporal_freq: float,
+def drifting_grating(frames: int, size: int | tuple[int, int], direction_deg: float, spatial_freq: float, temporal_freq: float,
                      contrast: float = 1.0, phase: float = 0.0) -> Stimulus:
     """A grey sinusoidal grating drifting in ``direction_deg`` (its normal).
 
     ``spatial_freq`` in cycles/px, ``temporal_freq`` in cycles/frame; speed = tf / sf px/frame.
     The velocity is the grating's normal velocity (the only one a grating defines).
     """
-    _check_positive(frames=frames, size=size, spatial_freq=spatial_freq)
+    _check_positive(frames=frames, size=min(frame_hw(size)), spatial_freq=spatial_freq)
     luminance = 0.5 + 0.5 * contrast * _grating_luminance(frames, size, direction_deg, spatial_freq, temporal_freq, phase)
     speed = temporal_freq / spatial_freq
     vx, vy = unit_velocity(direction_deg)
     return Stimulus(_grey_to_rgb(luminance), _constant_velocity(frames, size, speed * vx, speed * vy))
 
 
-def plaid(frames: int, size: int, direction_deg: float, spatial_freq: float, temporal_freq: float,
+def plaid(frames: int, size: int | tuple[int, int], direction_deg: float, spatial_freq: float, temporal_freq: float,
           angle_between_deg: float = 120.0, contrast: float = 1.0, phase: float = 0.0) -> Stimulus:
     """Two gratings with normals at ``direction_deg ± angle_between_deg/2``, each drifting at
     ``temporal_freq``; the pattern moves rigidly in ``direction_deg`` (intersection of constraints)
     at (tf / sf) / cos(angle_between_deg / 2) px/frame."""
-    _check_positive(frames=frames, size=size, spatial_freq=spatial_freq)
+    _check_positive(frames=frames, size=min(frame_hw(size)), spatial_freq=spatial_freq)
     half_angle = angle_between_deg / 2.0
     if not 0 < half_angle < 90:
         raise BadInputError(f"angle_between_deg must lie in (0, 180), got {angle_between_deg}")
@@ -273,7 +281,7 @@ def flicker(frames: int, size: int, temporal_freq: float, contrast: float = 1.0,
 
 # --- random dots --------------------------------------------------------------------------------
 
-def random_dots(frames: int, size: int, direction_deg: float, speed_px_per_frame: float, coherence: float = 1.0,
+def random_dots(frames: int, size: int | tuple[int, int], direction_deg: float, speed_px_per_frame: float, coherence: float = 1.0,
                 dot_density: float = 0.02, dot_sigma_px: float = 1.0, seed: int = 0) -> Stimulus:
     """A random-dot kinematogram on a grey background, wrapping around the frame edges.
 
@@ -282,24 +290,25 @@ def random_dots(frames: int, size: int, direction_deg: float, speed_px_per_frame
     polarity) at exact sub-pixel positions; ``velocity`` is the velocity of the dot that dominates
     each pixel, 0 on the background (which is uniform, so any velocity is consistent there).
     """
-    _check_positive(frames=frames, size=size, dot_sigma_px=dot_sigma_px)
+    _check_positive(frames=frames, size=min(frame_hw(size)), dot_sigma_px=dot_sigma_px)
+    height, width = frame_hw(size)
     if not 0.0 <= coherence <= 1.0:
         raise BadInputError(f"coherence must lie in [0, 1], got {coherence}")
     rng = np.random.default_rng(seed)
-    count = max(1, int(round(dot_density * size * size)))
+    count = max(1, int(round(dot_density * height * width)))
     coherent = rng.permutation(count) < int(round(coherence * count))
     angles_deg = np.where(coherent, direction_deg, rng.uniform(0.0, 360.0, count))
     radians = np.radians(angles_deg)
     dot_vx, dot_vy = speed_px_per_frame * np.cos(radians), -speed_px_per_frame * np.sin(radians)
-    start_x, start_y = rng.uniform(0, size, count), rng.uniform(0, size, count)
+    start_x, start_y = rng.uniform(0, width, count), rng.uniform(0, height, count)
     polarity = rng.choice([-1.0, 1.0], count)
     x, y = _pixel_grid(size)
-    video = np.empty((frames, size, size), dtype=np.float64)
-    velocity = np.zeros((frames, size, size, 2), dtype=np.float32)
+    video = np.empty((frames, height, width), dtype=np.float64)
+    velocity = np.zeros((frames, height, width, 2), dtype=np.float32)
     for t in range(frames):
         # periodic distance from every pixel to every dot: [H, W, count]
-        offset_x = (x[..., None] - (start_x + dot_vx * t) + size / 2) % size - size / 2
-        offset_y = (y[..., None] - (start_y + dot_vy * t) + size / 2) % size - size / 2
+        offset_x = (x[..., None] - (start_x + dot_vx * t) + width / 2) % width - width / 2
+        offset_y = (y[..., None] - (start_y + dot_vy * t) + height / 2) % height - height / 2
         weight = np.exp(-(offset_x ** 2 + offset_y ** 2) / (2 * dot_sigma_px ** 2))
         video[t] = 0.5 + 0.5 * (weight * polarity).sum(axis=-1)
         dominant = weight.argmax(axis=-1)

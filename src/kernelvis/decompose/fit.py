@@ -23,11 +23,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kernelvis.decompose.appearance import (Appearance, appearance_prior, apply_appearance, fit_appearance,
+                                            gain_offset_maps, identity_appearance, polish_gain_offset, select_clips,
+                                            with_rank1)
 from kernelvis.decompose.flow import chain_displacements, pairwise_flow, velocity_from_displacement
 from kernelvis.decompose.losses import masked_mse, total_variation
 from kernelvis.decompose.optim import VectorAdam
 from kernelvis.decompose.warp import pixel_grid, warp_static
 from kernelvis.errors import BadInputError, OptimizationDivergedError
+
+
+APPEARANCE_START_RANGE = 4.0
+"""The appearance start is refined only for clips where its closed form leaves at most this many times
+the motion start's squared error (refining gains less than that; elsewhere it cannot win)."""
+EXPLAINED_MSE = 1e-5
+"""MSE (50 dB) within which the two starts count as reconstructing a clip equally well."""
+APPEARANCE_RATE_SCALE = 5.0
+"""Rate of A's gain, offset and coefficients relative to ``DecomposeConfig.lr``."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,11 @@ class DecomposeConfig:
     """TV weight of the pairwise flow (its data term is on contrast-standardized clips)"""
     flow_color: bool = False
     """pairwise flow on RGB instead of luminance (about 2x slower; for purely chromatic motion)"""
+    flow_global_init: bool = True
+    """seed the flow pyramid with each frame pair's global shift by phase correlation (fast motions
+    on fine textures); False: start from zero flow, as before issue 16"""
+    flow_frame_standardize: bool = True
+    """standardize each frame (not each clip) for the flow, so a brightness change is no motion"""
     recon_weight: float = 1.0
     tv_displacement_weight: float = 1e-4
     """TV of each D_t (spatial only), mean |neighbour difference| in px"""
@@ -55,9 +72,33 @@ class DecomposeConfig:
     """mean squared difference between I (cropped to the frame) and frame 0"""
     margin_px: int | None = None
     """canvas margin around the frame; None: the largest initial |D| plus 2 px"""
+    appearance: bool = True
+    """fit the appearance component A (gain/offset maps + rank-1 change); False: texture + motion only,
+    as before issue 16"""
+    appearance_grid: int = 1
+    """control points per side of the gain/offset maps (1: one global gain and offset per channel)"""
+    residual_rank1: bool = True
+    """include the rank-1 change c_t R in A"""
+    appearance_steps: int = 40
+    """joint refinement steps once the rank-1 change is in the model (motion start, after ``steps``),
+    and of the appearance start"""
+    gain_offset_weight: float = 1e-3
+    """prior: mean squared (g_t - 1) and b_t at the control points"""
+    residual_weight: float = 1e-2
+    """prior: mean squared rank-1 term c_t R"""
+    start_tolerance: float = 0.05
+    """relative MSE margin within which the two starts count as equally good (see ``_fit_two_starts``)"""
     seed: int = 0
     """seeds torch for the fit (the fit itself draws no random numbers; kept so a seed is always set)"""
     device: str = "cpu"
+
+    @classmethod
+    def before_issue16(cls, **overrides) -> "DecomposeConfig":
+        """Stage 2 as it was before the appearance component: texture + motion only, flow from zero on
+        clip-standardized frames (for before/after benchmarks)."""
+        values = dict(appearance=False, flow_global_init=False, flow_frame_standardize=False)
+        values.update(overrides)
+        return cls(**values)
 
     @classmethod
     def paper_weights(cls, **overrides) -> "DecomposeConfig":
@@ -81,6 +122,20 @@ class Decomposition:
     static_canvas: np.ndarray
     """float32 [H + 2m, W + 2m, 3]: I on the whole canvas (frame pixel p at canvas p + m)"""
     margin_px: int
+    recon_motion_only: np.ndarray | None = None
+    """float32 [T, H, W, 3]: W(I, D_t) without the appearance change, clipped to [0, 1]"""
+    recon_appearance_only: np.ndarray | None = None
+    """float32 [T, H, W, 3]: A_t(I), the appearance change of the unmoved texture, clipped to [0, 1]"""
+    gain: np.ndarray | None = None
+    """float32 [T, g, g, 3]: gain control points g_t (bilinear over the frame; gain[0] = 1)"""
+    offset: np.ndarray | None = None
+    """float32 [T, g, g, 3]: offset control points b_t (offset[0] = 0)"""
+    residual_coef: np.ndarray | None = None
+    """float32 [T]: c_t of the rank-1 appearance change (c_0 = 0)"""
+    residual_image: np.ndarray | None = None
+    """float32 [H, W, 3]: R of the rank-1 appearance change"""
+    start: str = "motion"
+    """which start of the fit was kept: "motion" or "appearance" (see ``_fit_two_starts``)"""
 
 
 def _check_videos(videos: np.ndarray) -> np.ndarray:
@@ -127,27 +182,148 @@ def splat_canvas(clips: torch.Tensor, displacement: torch.Tensor, margin_px: int
     return canvas.reshape(batch, canvas_h, canvas_w, channels).permute(0, 3, 1, 2).contiguous()
 
 
+def match_to_first_frame(clips: torch.Tensor) -> torch.Tensor:
+    """clips (B, T, C, H, W) with each frame's per-channel mean and contrast (std) set to frame 0's:
+    undoes a global gain/offset change before the frames are averaged into a canvas."""
+    mean = clips.mean(dim=(-2, -1), keepdim=True)
+    std = clips.std(dim=(-2, -1), keepdim=True).clamp_min(1e-4)
+    return (clips - mean) * (std[:, :1] / std) + mean[:, :1]
+
+
 def refine(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
-           config: DecomposeConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Jointly refine the canvas (B, C, Hc, Wc) and D_{1..T-1} (D_0 stays 0: it fixes I to frame 0)
-    with the paper's losses. clips (B, T, C, H, W). Returns (canvas, displacement)."""
+           config: DecomposeConfig, appearance: Appearance | None = None,
+           steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor, Appearance | None]:
+    """Jointly refine the canvas (B, C, Hc, Wc), D_{1..T-1} (D_0 stays 0: it fixes I to frame 0) and,
+    if given, the appearance A with the paper's losses plus A's prior. clips (B, T, C, H, W).
+    Returns (canvas, displacement, appearance)."""
+    steps = config.steps if steps is None else steps
     canvas = canvas.detach().clone().requires_grad_(True)
     moving = displacement[:, 1:].detach().clone().requires_grad_(True)
-    optimizer = VectorAdam([(canvas, 1), (moving, -1)], config.lr, config.steps)
+    groups = [(canvas, 1), (moving, -1)]
+    if appearance is not None:
+        appearance = appearance.detached()
+        for tensor in appearance.tensors():
+            tensor.requires_grad_(True)
+        # gain/offset/coefficients move by whole units over a fit (a contrast reversal is a gain change
+        # of 2), the canvas by fractions of one: their own, larger rate
+        groups += [(appearance.gain_delta, None, APPEARANCE_RATE_SCALE), (appearance.offset, None, APPEARANCE_RATE_SCALE),
+                   (appearance.residual_coef, None, APPEARANCE_RATE_SCALE), (appearance.residual_image, 1, 1.0)]
+    optimizer = VectorAdam(groups, config.lr, steps)
     targets = clips.transpose(1, 2)  # (B, C, T, H, W), warp_static's layout
     first_frame = clips[:, 0]
-    for _ in range(config.steps):
+    for _ in range(steps):
         full = torch.cat([torch.zeros_like(moving[:, :1]), moving], dim=1)
         recon = warp_static(canvas, full, margin_px)
+        prior = 0.0
+        if appearance is not None:
+            recon = apply_appearance(recon, appearance)
+            gain_offset, residual = appearance_prior(appearance)
+            prior = config.gain_offset_weight * gain_offset + config.residual_weight * residual
         under_frame = canvas[..., margin_px:canvas.shape[-2] - margin_px, margin_px:canvas.shape[-1] - margin_px]
         loss = (config.recon_weight * masked_mse(recon, targets)
                 + config.tv_displacement_weight * total_variation(moving.permute(0, 1, 4, 2, 3))
                 + config.tv_static_weight * total_variation(canvas)
-                + config.static_weight * masked_mse(under_frame, first_frame))
+                + config.static_weight * masked_mse(under_frame, first_frame) + prior)
         loss.backward()
         optimizer.step()
     full = torch.cat([torch.zeros_like(moving[:, :1]), moving], dim=1)
-    return canvas.detach(), full.detach()
+    return canvas.detach(), full.detach(), (appearance.detached() if appearance is not None else None)
+
+
+def _per_clip_mse(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
+                  appearance: Appearance | None) -> torch.Tensor:
+    """(B,) mean squared reconstruction error of each clip (values clipped to [0, 1] as saved)."""
+    recon = warp_static(canvas, displacement, margin_px)
+    if appearance is not None:
+        recon = apply_appearance(recon, appearance)
+    return (recon.clamp(0, 1) - clips.transpose(1, 2)).square().mean(dim=(1, 2, 3, 4))
+
+
+def _appearance_share(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
+                      appearance: Appearance) -> torch.Tensor:
+    """(B,) appearance share of a fit (the Shapley split of :func:`kernelvis.decompose.stats.change_shares`)."""
+    targets = clips.transpose(1, 2)
+    warped = warp_static(canvas, displacement, margin_px)
+    still = warped[:, :, :1].expand_as(warped)
+
+    def error(model):
+        return (model.clamp(0, 1) - targets).square().sum(dim=(1, 2, 3, 4))
+
+    total = error(still).clamp_min(1e-12)
+    motion_left = torch.minimum(error(warped), total)
+    appearance_left = torch.minimum(error(apply_appearance(still, appearance)), total)
+    both_left = torch.minimum(error(apply_appearance(warped, appearance)), torch.minimum(motion_left, appearance_left))
+    return 0.5 * ((total - appearance_left) + (motion_left - both_left)) / total
+
+
+def _fit_two_starts(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
+                    config: DecomposeConfig):
+    """The three-component fit, from two starts, best kept per clip (docs/methods-stage2.md):
+    - motion start: texture + motion + gain/offset refined (``steps``), then the
+      rank-1 change fitted in closed form on what they leave and everything refined jointly
+      (``appearance_steps``);
+    - appearance start: no motion (D = 0, I = frame 0), A in closed form, then (only for clips where
+      that is within ``APPEARANCE_START_RANGE`` of the motion start's error) everything refined
+      jointly (``appearance_steps``), keeping the closed form where refining did not help.
+    Each start falls into the basin of its own explanation (flow finds spurious local shifts in a
+    flicker, a rank-1 change mimics slow motion), so neither is trusted alone: the appearance start
+    wins where it reconstructs clearly better, or as well while the motion start itself leaves most of
+    the change to A (see the comment at the choice below)."""
+    joint_steps = config.appearance_steps if config.residual_rank1 else 0
+    with torch.no_grad():
+        # the splat averages every frame that sees a canvas pixel; with the brightness of each frame
+        # matched to frame 0's first, the canvas is frame 0's content (A_0 = identity), not the mean
+        canvas = splat_canvas(match_to_first_frame(clips), displacement, margin_px)
+        # gain/offset only at first: their smooth maps cannot stand in for motion, so the motion is
+        # fitted as before issue 16 but no longer bent by brightness changes; R = 0 and c = 0 give
+        # each other zero gradient, so the rank-1 term stays off until it is initialized below
+        appearance_m = fit_appearance(warp_static(canvas, displacement, margin_px), clips, config.appearance_grid,
+                                      rank1=False)
+    canvas_m, displacement_m, appearance_m = refine(clips, canvas, displacement, margin_px, config, appearance_m,
+                                                    config.steps)
+    if config.residual_rank1:
+        with torch.no_grad():
+            appearance_m = with_rank1(appearance_m, warp_static(canvas_m, displacement_m, margin_px), clips)
+        canvas_m, displacement_m, appearance_m = refine(clips, canvas_m, displacement_m, margin_px, config,
+                                                        appearance_m, joint_steps)
+    with torch.no_grad():
+        appearance_m = polish_gain_offset(appearance_m, warp_static(canvas_m, displacement_m, margin_px), clips)
+        error_m = _per_clip_mse(clips, canvas_m, displacement_m, margin_px, appearance_m)
+        still = torch.zeros_like(displacement)
+        canvas_a = splat_canvas(clips[:, :1], still[:, :1], margin_px)
+        appearance_a = fit_appearance(warp_static(canvas_a, still, margin_px), clips, config.appearance_grid,
+                                      config.residual_rank1)
+        displacement_a = still
+        error_a = _per_clip_mse(clips, canvas_a, still, margin_px, appearance_a)
+    # refining the appearance start costs as much as the motion start's last phase: only where it can win
+    hopeful = torch.nonzero(error_a <= APPEARANCE_START_RANGE * error_m + 1e-8).flatten()
+    if len(hopeful) > 0 and joint_steps > 0:
+        subset = Appearance(*(tensor[hopeful] for tensor in appearance_a.tensors()))
+        canvas_r, displacement_r, subset = refine(clips[hopeful], canvas_a[hopeful], still[hopeful], margin_px, config,
+                                                  subset, joint_steps)
+        with torch.no_grad():
+            subset = polish_gain_offset(subset, warp_static(canvas_r, displacement_r, margin_px), clips[hopeful])
+            error_r = _per_clip_mse(clips[hopeful], canvas_r, displacement_r, margin_px, subset)
+            better = error_r < error_a[hopeful]
+            chosen = hopeful[better]
+            canvas_a, displacement_a = canvas_a.clone(), displacement_a.clone()
+            canvas_a[chosen], displacement_a[chosen] = canvas_r[better], displacement_r[better]
+            for whole, part in zip(appearance_a.tensors(), subset.tensors()):
+                whole[chosen] = part[better]
+            error_a[chosen] = error_r[better]
+    with torch.no_grad():
+        # the appearance start wins if it is clearly better (by more than the tolerance and an MSE of
+        # EXPLAINED_MSE), or as good while even the motion start leaves most of the change to A (a
+        # flicker: its D is spurious). A drifting grating is exactly a gain plus a rank-1 change too
+        # (cos and sin in quadrature), but the motion start explains it with A near the identity,
+        # so unless the appearance start is clearly better it stays motion.
+        clearly_better = error_a < error_m / (1 + config.start_tolerance) - EXPLAINED_MSE
+        as_good = error_a <= error_m * (1 + config.start_tolerance) + EXPLAINED_MSE
+        mostly_appearance = _appearance_share(clips, canvas_m, displacement_m, margin_px, appearance_m) >= 0.5
+        use_a = clearly_better | (as_good & mostly_appearance)
+        pick = lambda a, m: torch.where(use_a.view(-1, *([1] * (a.ndim - 1))), a, m)  # noqa: E731
+        return (pick(canvas_a, canvas_m), pick(displacement_a, displacement_m),
+                select_clips(appearance_a, use_a, appearance_m), use_a)
 
 
 def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConfig()) -> list[Decomposition]:
@@ -159,20 +335,34 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
     clips = torch.from_numpy(videos).to(device).permute(0, 1, 4, 2, 3).contiguous()  # (B, T, C, H, W)
     flow_clips = clips if config.flow_color else clips.mean(dim=2, keepdim=True)
     flow = pairwise_flow(flow_clips, levels=config.flow_levels, steps=config.flow_steps,
-                         lr=config.flow_lr, tv_weight=config.flow_tv_weight)
+                         lr=config.flow_lr, tv_weight=config.flow_tv_weight, global_init=config.flow_global_init,
+                         per_frame=config.flow_frame_standardize)
     with torch.no_grad():
         displacement = chain_displacements(flow)
         margin_px = config.margin_px
         if margin_px is None:
             margin_px = int(math.ceil(float(displacement.abs().max()))) + 2
         canvas = splat_canvas(clips, displacement, margin_px)
-    if config.steps > 0:
-        canvas, displacement = refine(clips, canvas, displacement, margin_px, config)
+    batch, frames, channels, height, width = clips.shape
+    appearance = None
+    appearance_start = torch.zeros(batch, dtype=torch.bool)
+    if config.appearance:
+        canvas, displacement, appearance, appearance_start = _fit_two_starts(clips, canvas, displacement, margin_px,
+                                                                             config)
+    elif config.steps > 0:
+        canvas, displacement, _ = refine(clips, canvas, displacement, margin_px, config)
+    if appearance is None:
+        appearance = identity_appearance(batch, frames, channels, height, width, config.appearance_grid, clips)
     if not (torch.isfinite(canvas).all() and torch.isfinite(displacement).all()):
         raise OptimizationDivergedError("the decomposition diverged (NaN/inf); lower the learning rates")
     with torch.no_grad():
         velocity = velocity_from_displacement(displacement)
-        recon = warp_static(canvas, displacement, margin_px).clamp(0, 1)  # (B, C, T, H, W)
+        motion_only = warp_static(canvas, displacement, margin_px)  # (B, C, T, H, W)
+        recon = apply_appearance(motion_only, appearance).clamp(0, 1)
+        under_frame = motion_only[:, :, :1].expand_as(motion_only)  # I (D_0 = 0), for every frame
+        appearance_only = apply_appearance(under_frame, appearance).clamp(0, 1)
+        gain, offset = gain_offset_maps(appearance, config.appearance_grid, config.appearance_grid)
+        coef = torch.cat([torch.zeros_like(appearance.residual_coef[:, :1]), appearance.residual_coef], dim=1)
     canvas_np = canvas.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     height, width = videos.shape[2:4]
     return [Decomposition(
@@ -182,6 +372,13 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
         recon=recon[b].permute(1, 2, 3, 0).cpu().numpy(),
         static_canvas=canvas_np[b],
         margin_px=margin_px,
+        recon_motion_only=motion_only[b].clamp(0, 1).permute(1, 2, 3, 0).cpu().numpy(),
+        recon_appearance_only=appearance_only[b].permute(1, 2, 3, 0).cpu().numpy(),
+        gain=gain[b].permute(0, 2, 3, 1).cpu().numpy(),
+        offset=offset[b].permute(0, 2, 3, 1).cpu().numpy(),
+        residual_coef=coef[b].cpu().numpy(),
+        residual_image=appearance.residual_image[b].permute(1, 2, 0).cpu().numpy(),
+        start="appearance" if bool(appearance_start[b]) else "motion",
     ) for b in range(videos.shape[0])]
 
 

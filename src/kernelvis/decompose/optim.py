@@ -16,10 +16,13 @@ import torch
 
 
 class VectorAdam:
-    """Minimal Adam over ``(tensor, vector_dim)`` pairs; ``vector_dim`` None means per coordinate."""
+    """Minimal Adam over ``(tensor, vector_dim)`` pairs; ``vector_dim`` None means per coordinate.
+    A third element, if given, multiplies the rate for that tensor (parameters in other units)."""
 
-    def __init__(self, groups: list[tuple[torch.Tensor, int | None]], lr: float, steps: int,
+    def __init__(self, groups: list[tuple], lr: float, steps: int,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-12):
+        self.rate_scales = [group[2] if len(group) > 2 else 1.0 for group in groups]
+        groups = [tuple(group[:2]) for group in groups]
         self.groups = groups
         self.lr, self.steps, self.betas, self.eps = lr, max(steps, 1), betas, eps
         self.first = [torch.zeros_like(tensor) for tensor, _ in groups]
@@ -31,7 +34,7 @@ class VectorAdam:
         beta1, beta2 = self.betas
         lr = self.lr * (1.0 - 0.95 * self.count / self.steps)
         self.count += 1
-        for (tensor, dim), first, second in zip(self.groups, self.first, self.second):
+        for (tensor, dim), first, second, rate_scale in zip(self.groups, self.first, self.second, self.rate_scales):
             grad = tensor.grad
             if grad is None:
                 continue
@@ -40,5 +43,5 @@ class VectorAdam:
             second.mul_(beta2).add_(squared, alpha=1 - beta2)
             first_hat = first / (1 - beta1 ** self.count)
             second_hat = second / (1 - beta2 ** self.count)
-            tensor.sub_(lr * first_hat / (second_hat.sqrt() + self.eps))
+            tensor.sub_(lr * rate_scale * first_hat / (second_hat.sqrt() + self.eps))
             tensor.grad = None

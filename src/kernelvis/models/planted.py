@@ -109,3 +109,30 @@ def planted_model(units: list[PlantedUnit], frames: int = 16, size: int = 48, ke
 def eight_direction_units(spatial_freq: float = 0.125, temporal_freq: float = 0.125) -> list[PlantedUnit]:
     """Drift units at 0, 45, …, 315 degrees."""
     return [PlantedUnit("drift", float(d), spatial_freq, temporal_freq) for d in range(0, 360, 45)]
+
+
+class FaultyNet(nn.Module):
+    """Kernels with known *properties* rather than preferences, to check that a pipeline records them as
+    results: ``conv`` (Conv3d 3→3, 3×7×7, then ReLU as layer ``relu``) holds
+    kernel 0: a drifting Gabor (a healthy kernel, prefers 0°);
+    kernel 1: all-zero weights and bias (dead: its output never depends on the clip);
+    kernel 2: positive weights and a bias of −1000 (silent: negative on every clip in [0, 1])."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 3, (3, 7, 7))
+        self.relu = nn.ReLU()
+        healthy = gabor_pair(PlantedUnit("drift", 0.0, 0.25, 0.125), 3, 7)[0]
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.bias.zero_()
+            self.conv.weight[0] = torch.from_numpy(healthy)[None].expand(3, -1, -1, -1) / 3.0
+            self.conv.weight[2].fill_(0.01)
+            self.conv.bias[2] = -1000.0
+
+    def forward(self, x):
+        return self.relu(self.conv(x))
+
+
+def faulty_model(frames: int = 16, size: int = 48) -> LoadedModel:
+    return LoadedModel(name="faulty", module=FaultyNet(), preprocessing=Preprocessing(frames=frames, size=size))

@@ -3,7 +3,8 @@
 Optimizers work on RGB video in [0, 1] shaped (N, 3, T, H, W) ("display space"). A
 :class:`Preprocessing` turns that into exactly what the network saw at evaluation: value range,
 channel order, mean/std and, for two-pathway networks, the [slow, fast] list. Resizing is not part
-of it: optimized clips are created at the model's native frames and size (``frames``, ``size``).
+of it: optimized clips are created at the model's native frames and frame shape (``frames``,
+``frame_shape`` = (``height``, ``width``), both ``size`` for a square clip).
 The ``paper`` variant reproduces the official code's choice for side-by-side figures.
 """
 
@@ -36,10 +37,33 @@ class Preprocessing:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     frames: int = 16
     size: int = 112
+    """Side of a square clip; also the default of ``height`` and ``width``."""
+    height: int | None = None
+    """Frame height when the model's clip is not square (TransNetV2: 27×48); None: ``size``."""
+    width: int | None = None
+    """Frame width when the model's clip is not square; None: ``size``."""
     slowfast_alpha: int | None = None
     """For SlowFast: the fast pathway gets all frames, the slow one every ``alpha``-th."""
     resize_to: tuple[int, int, int] | None = None
     """(T, H, W) the clip is trilinearly upsampled to before the model (only the paper's variant)."""
+
+    @property
+    def frame_height(self) -> int:
+        return int(self.height if self.height is not None else self.size)
+
+    @property
+    def frame_width(self) -> int:
+        return int(self.width if self.width is not None else self.size)
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        """(H, W) of the native clip."""
+        return self.frame_height, self.frame_width
+
+    @property
+    def clip_label(self) -> str:
+        """``TxHxW`` of the native clip, for tables and messages."""
+        return f"{self.frames}x{self.frame_height}x{self.frame_width}"
 
     def __call__(self, video01: torch.Tensor):
         """(N, 3, T, H, W) RGB in [0, 1] -> the model's input (a tensor, or a list for SlowFast)."""
@@ -67,3 +91,11 @@ class Preprocessing:
         32×224×224, for every model (METHODS §0.3 b–c). Pathway packing is kept (the model needs it)."""
         return replace(self, value_scale=1.0, channel_order="RGB", mean=IMAGENET_MEAN, std=IMAGENET_STD,
                        resize_to=(32, 224, 224))
+
+
+def clip_frame_shape(preprocessing: Preprocessing, size: int | None = None) -> tuple[int, int]:
+    """(H, W) a stage should work at: ``size`` × ``size`` when a user asked for a square side
+    (``--size``), else the model's native frame shape (which may be non-square)."""
+    if size:
+        return int(size), int(size)
+    return preprocessing.frame_shape

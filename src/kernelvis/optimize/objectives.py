@@ -25,14 +25,20 @@ def channel_mean(output: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return select_response(output, kernels, "channel")
 
 
+def rectified_mean(output: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """The mean of the kernel's positive output: on a linear layer, unlike the plain mean, it depends on
+    what the kernel's weights look like, not only on their sum."""
+    return select_response(output, kernels, "rectified")
+
+
 def centre_neuron(output: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """The kernel's output at the centre position (t, y, x) of its map."""
     return select_response(output, kernels, "neuron")
 
 
 def response_objective(name: str) -> Objective:
-    """``channel`` or ``neuron`` as an objective callable."""
-    table = {"channel": channel_mean, "neuron": centre_neuron}
+    """``channel``, ``rectified`` or ``neuron`` as an objective callable (``auto`` must be resolved first)."""
+    table = {"channel": channel_mean, "rectified": rectified_mean, "neuron": centre_neuron}
     if name not in table:
         raise ValueError(f"unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}")
     return table[name]

@@ -27,6 +27,11 @@ LUCID_COLOR_SQRT_COV = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0
 """Lucid's sqrt colour correlation of ImageNet (rows: R, G, B)."""
 
 INIT_STD = 0.01
+MAX_SPECTRAL_SLOPE = 1.5
+"""The steepest amplitude slope the fourier parameterization accepts. Natural video has ~1; the synthetic
+clip set measures ~3.5 (smooth textures and gratings), and preconditioning with that scales the Nyquist
+bins of a 48 px clip down by ~24^3.5 ≈ 6·10⁴: only blobs can change, and kernels that need fine structure
+collapse (demo conv3 kernel 2 ended at −0.91 where a grating reaches +0.48). Steeper slopes are clamped."""
 FOURIER_OUTPUT_DIVISOR = 4.0
 """Keeps the initial fourier clip's pixel spread near the pixel parameterization's (Lucid uses 4)."""
 
@@ -75,20 +80,22 @@ def _seeded_normal(seeds: Sequence[int], shape: tuple[int, ...]) -> torch.Tensor
     return torch.stack(draws) * INIT_STD
 
 
-def make_param(kind: str, seeds: Sequence[int], frames: int, size: int, device: torch.device | str = "cpu",
-               color_sqrt_cov=None, spectral_slope: float = 1.0) -> VideoParam:
-    """A trainable clip batch of ``len(seeds)`` elements, ``frames`` × ``size`` × ``size``."""
+def make_param(kind: str, seeds: Sequence[int], frames: int, size: int | tuple[int, int],
+               device: torch.device | str = "cpu", color_sqrt_cov=None, spectral_slope: float = 1.0) -> VideoParam:
+    """A trainable clip batch of ``len(seeds)`` elements, ``frames`` × H × W (``size`` is a square
+    side or (H, W))."""
+    height, width = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
     color_matrix = color_decorrelation_matrix(color_sqrt_cov).to(device)
     if kind == "pixel":
-        tensor = _seeded_normal(seeds, (3, frames, size, size)).to(device).requires_grad_(True)
+        tensor = _seeded_normal(seeds, (3, frames, height, width)).to(device).requires_grad_(True)
         return VideoParam(tensor, lambda pixels: decorrelated_to_rgb01(pixels, color_matrix), kind)
     if kind == "fourier":
-        scale = spectrum_scale(frames, size, size, spectral_slope).to(device)
-        tensor = _seeded_normal(seeds, (3, frames, size, size // 2 + 1, 2)).to(device).requires_grad_(True)
+        scale = spectrum_scale(frames, height, width, min(spectral_slope, MAX_SPECTRAL_SLOPE)).to(device)
+        tensor = _seeded_normal(seeds, (3, frames, height, width // 2 + 1, 2)).to(device).requires_grad_(True)
 
         def render(spectrum: torch.Tensor) -> torch.Tensor:
             complex_spectrum = torch.view_as_complex(spectrum) * scale
-            x = torch.fft.irfftn(complex_spectrum, s=(frames, size, size), dim=(-3, -2, -1), norm="ortho")
+            x = torch.fft.irfftn(complex_spectrum, s=(frames, height, width), dim=(-3, -2, -1), norm="ortho")
             return decorrelated_to_rgb01(x / FOURIER_OUTPUT_DIVISOR, color_matrix)
 
         return VideoParam(tensor, render, kind)

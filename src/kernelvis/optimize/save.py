@@ -14,12 +14,17 @@ GIF_FPS = 8.0
 
 
 def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str, kernel: int,
-                 summary_path: str | os.PathLike | None = None) -> Path:
+                 summary_path: str | os.PathLike | None = None, provenance: dict | None = None) -> Path:
     """Write ``result`` (an :class:`~kernelvis.optimize.api.OptimalInput`) into ``out_dir``.
 
-    The npz keeps the clip in display space ([0, 1], as the model saw it); the GIF is min–max
+    The npz keeps the clip in display space ([0, 1], as the model saw it) and how it was made
+    (``objective`` actually used, ``preprocessing``, ``status``, ``provenance`` JSON); the GIF is min–max
     normalized per clip for display only. Both files appear together or not at all.
     """
+    from kernelvis.provenance import provenance_json
+
+    provenance = dict(provenance or {})
+    provenance.update({"objective": result.objective, "linearity_probe": result.probe})
     out_dir = Path(out_dir)
     with staged_directory(out_dir) as staging:
         save_npz(staging / "optimal.npz",
@@ -28,8 +33,16 @@ def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str
                  history=np.asarray(result.history, dtype=np.float32),
                  candidates=np.asarray(result.candidates, dtype=np.float32),
                  candidate_activations=np.asarray(result.candidate_activations, dtype=np.float32),
-                 model=np.str_(model_name), layer=np.str_(layer), kernel=np.int64(kernel))
+                 model=np.str_(model_name), layer=np.str_(layer), kernel=np.int64(kernel),
+                 objective=np.str_(result.objective), preprocessing=np.str_(provenance.get("preprocessing", "native")),
+                 status=np.str_(result.status), status_detail=np.str_(result.status_detail),
+                 provenance=np.str_(provenance_json(provenance)))
         write_gif(staging / "optimal.gif", normalize_to_unit_range(result.video), fps=GIF_FPS)
+    activation = float(result.activation)
     update_json(Path(summary_path) if summary_path is not None else out_dir / "summary.json",
-                {"model": model_name, "layer": layer, "kernel": int(kernel), "activation": float(result.activation)})
+                {"model": model_name, "layer": layer, "kernel": int(kernel),
+                 "activation": activation if np.isfinite(activation) else None, "objective": result.objective,
+                 "objective_requested": provenance.get("objective_requested", result.objective),
+                 "layer_affine": bool(result.probe.get("affine", False)), "status": result.status,
+                 "status_detail": result.status_detail, "optimize_steps_run": int(len(result.history))})
     return out_dir

@@ -6,12 +6,14 @@ from collections import OrderedDict
 
 import numpy as np
 
-from kernelvis.render.panels import mean_velocity
+from kernelvis.render.panels import audit_badge, mean_velocity
 from kernelvis.render.savefig import plt
 
 
 def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_scale_px_per_frame: float | None = None):
     """Rows = layers (in the given order, shallow to deep), columns = kernels.
+    A bar under each motion cell splits the kernel's temporal change into motion (blue), appearance
+    change (orange) and residual (grey) when its summary has the shares.
 
     ``cells[layer]`` is a list of dicts with ``kernel``, ``static`` [H,W,3], ``velocity`` [T,H,W,2] and
     optional ``direction_deg``/``speed_px_per_frame``. Each cell shows the static texture with mean-motion
@@ -36,7 +38,17 @@ def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_sc
             caption = f"k{cell['kernel']}"
             if isinstance(cell.get("speed_px_per_frame"), (int, float)):
                 caption += f"  {cell['speed_px_per_frame']:.2f}px/f"
-            static_axes.set_title(caption, fontsize=7, loc="left")
+            draw_share_bar(motion_axes, cell)
+            badge, colour = audit_badge(cell, short=True)
+            static_axes.set_title(f"{caption} {badge}" if badge else caption, fontsize=7, loc="left", color=colour)
+            if badge:  # a frame around both images: this cell is not what the kernel prefers, or not a result
+                for marked in (static_axes, motion_axes):
+                    marked.axis("on")
+                    marked.set_xticks([])
+                    marked.set_yticks([])
+                    for spine in marked.spines.values():
+                        spine.set_edgecolor(colour)
+                        spine.set_linewidth(2.5)
         axes[row, 0].text(-0.08, 0.5, layer, transform=axes[row, 0].transAxes, rotation=90, ha="right",
                           va="center", fontsize=8)
     axes[0, -1].imshow(color_wheel(64))
@@ -45,12 +57,60 @@ def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_sc
     return figure
 
 
+SHARES = (("motion_share", "motion", "tab:blue"), ("appearance_share", "appearance", "tab:orange"),
+          ("residual_share", "unexplained", "0.7"))
+"""Stage 2's change shares (they sum to 1), in stacking order, with their labels and colours."""
+
+
+def draw_share_bar(axes, cell: dict) -> None:
+    """A thin bar under a depth-grid cell: how its temporal change splits into motion, appearance
+    change and residual (nothing drawn when the summary has no shares or the clip is static)."""
+    values = [cell.get(key) for key, _, _ in SHARES]
+    if not all(isinstance(value, (int, float)) for value in values) or sum(values) <= 0:
+        return
+    bar = axes.inset_axes([0.0, -0.14, 1.0, 0.1])
+    left = 0.0
+    for value, (_, _, colour) in zip(values, SHARES):
+        bar.barh(0, value, left=left, color=colour, height=1.0)
+        left += value
+    bar.set_xlim(0, 1)
+    bar.axis("off")
+
+
+def _share_bars(axes, rows: list[dict], layers: list[str]) -> None:
+    """Mean change shares per layer as stacked bars, kernels' motion shares as points."""
+    bottom = np.zeros(len(layers))
+    for key, label, colour in SHARES:
+        means = np.array([np.mean([row[key] for row in rows if row["layer"] == layer
+                                   and isinstance(row.get(key), float)] or [0.0]) for layer in layers])
+        axes.bar(range(len(layers)), means, bottom=bottom, color=colour, label=label, width=0.6)
+        bottom += means
+    for position, layer in enumerate(layers):
+        values = np.array([row["motion_share"] for row in rows
+                           if row["layer"] == layer and isinstance(row.get("motion_share"), float)])
+        if values.size:
+            jitter = np.linspace(-0.15, 0.15, values.size) if values.size > 1 else np.zeros(1)
+            axes.scatter(position + jitter, values, s=10, color="k", zorder=3)
+    axes.set_ylim(0, 1)
+    axes.set_xticks(range(len(layers)))
+    axes.set_xticklabels(layers, rotation=30, ha="right", fontsize=8)
+    axes.set_xlabel("layer (shallow → deep)")
+    axes.set_ylabel("share of temporal change")
+    axes.legend(fontsize=6, loc="upper right", framealpha=0.7)
+
+
 def motion_vs_depth(rows: list[dict], title: str = ""):
-    """Motion index and speed per layer (mean ± s.d. over kernels, points = kernels), layers in row order."""
+    """Per layer: how the optimal inputs' temporal change splits into motion, appearance change and
+    residual (stacked mean shares; points = each kernel's motion share), and the speed (mean ± s.d.
+    over kernels, points = kernels); layers in row order. Tables without shares (runs before issue 16)
+    fall back to the motion index."""
     layers = list(OrderedDict.fromkeys(row["layer"] for row in rows))
     figure, (index_axes, speed_axes) = plt.subplots(1, 2, figsize=(max(5.0, 1.1 * len(layers) + 3), 3.0))
+    has_shares = any(isinstance(row.get("motion_share"), float) for row in rows)
+    if has_shares:
+        _share_bars(index_axes, rows, layers)
     for axes, key, label in [(index_axes, "motion_index", "motion index"),
-                             (speed_axes, "speed_px_per_frame", "speed (px/frame)")]:
+                             (speed_axes, "speed_px_per_frame", "speed (px/frame)")][int(has_shares):]:
         for position, layer in enumerate(layers):
             values = np.array([row[key] for row in rows if row["layer"] == layer and isinstance(row.get(key), float)])
             if values.size == 0:

@@ -2,7 +2,8 @@
 
 Panel: the static texture with mean-motion arrows (left), then rows of frames: the optimal input
 (stage 1), the HSV motion (hue = direction on the colour wheel, brightness = speed) and the
-reconstruction W(I, D_t); the colour wheel and the kernel's numbers on the right.
+reconstruction A_t(W(I, D_t)); the colour wheel, the kernel's numbers and the appearance change's
+per-frame gain/offset curves on the right.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def mean_velocity(velocity: np.ndarray) -> np.ndarray:
 
 def kernel_panel(optimal_video: np.ndarray, static: np.ndarray, velocity: np.ndarray, recon: np.ndarray,
                  title: str = "", facts: dict | None = None, motion_scale_px_per_frame: float | None = None,
-                 frames_shown: int = 6):
-    """A matplotlib Figure of one kernel (see module docstring)."""
+                 frames_shown: int = 6, appearance: dict | None = None):
+    """A matplotlib Figure of one kernel (see module docstring). ``appearance`` (optional: ``gain``,
+    ``offset`` [T, g, g, 3], ``residual_coef`` [T] of stage 2's appearance component) adds its
+    per-frame curves at the bottom right, beside the motion."""
     from kernelvis.render.arrows import draw_motion_arrows
     from kernelvis.render.motion import color_wheel, velocity_to_rgb
 
@@ -34,9 +37,9 @@ def kernel_panel(optimal_video: np.ndarray, static: np.ndarray, velocity: np.nda
     motion_rgb = velocity_to_rgb(velocity, motion_scale_px_per_frame)
     optimal_display = normalize_to_unit_range(optimal_video)
     rows = [("optimal input", optimal_display), ("motion", motion_rgb), ("reconstruction", np.clip(recon, 0, 1))]
-    columns = len(shown) + 2
-    figure = plt.figure(figsize=(1.5 * columns + 1.5, 1.6 * len(rows) + 0.6))
-    grid = figure.add_gridspec(len(rows), columns, width_ratios=[2.2] + [1] * len(shown) + [1.2])
+    columns = len(shown) + 3  # texture | frames | wheel and appearance curves | the kernel's numbers
+    figure = plt.figure(figsize=(1.5 * columns + 2.0, 1.6 * len(rows) + 0.6))
+    grid = figure.add_gridspec(len(rows), columns, width_ratios=[2.2] + [1] * len(shown) + [1.2, 1.5])
     static_axes = figure.add_subplot(grid[:, 0])
     static_axes.imshow(np.clip(static, 0, 1))
     draw_motion_arrows(static_axes, mean_velocity(velocity))
@@ -52,23 +55,70 @@ def kernel_panel(optimal_video: np.ndarray, static: np.ndarray, velocity: np.nda
                 axes.set_ylabel(label, fontsize=8)
             if row == 0:
                 axes.set_title(f"t={t}", fontsize=7)
-    wheel_axes = figure.add_subplot(grid[1, -1])
+    wheel_axes = figure.add_subplot(grid[1, -2])
     wheel_axes.imshow(color_wheel(64))
     wheel_axes.set_title("direction", fontsize=7)
     wheel_axes.axis("off")
-    text_axes = figure.add_subplot(grid[0, -1])
+    text_axes = figure.add_subplot(grid[:, -1])
     text_axes.axis("off")
     text_axes.text(0, 1, _facts_text(facts or {}), fontsize=6.5, va="top", family="monospace")
-    figure.suptitle(title, fontsize=10)
+    if appearance is not None and appearance.get("gain") is not None:
+        draw_appearance_curves(figure.add_subplot(grid[2, -2]), appearance)
+    verdict, colour = audit_badge(facts or {})
+    figure.suptitle(f"{title}   {verdict}" if verdict else title, fontsize=10, color=colour)
     return figure
+
+
+def draw_appearance_curves(axes, appearance: dict) -> None:
+    """Stage 2's appearance change over time: mean gain (solid) and offset (dashed) per colour channel,
+    and the rank-1 change's coefficient (grey); flat lines at 1 and 0 mean no appearance change."""
+    gain = np.asarray(appearance["gain"]).mean(axis=(1, 2))
+    offset = np.asarray(appearance["offset"]).mean(axis=(1, 2))
+    frames = np.arange(len(gain))
+    for channel, colour in enumerate(("tab:red", "tab:green", "tab:blue")):
+        axes.plot(frames, gain[:, channel], color=colour, lw=1)
+        axes.plot(frames, offset[:, channel], color=colour, lw=0.8, ls="--")
+    if appearance.get("residual_coef") is not None:
+        axes.plot(frames, appearance["residual_coef"], color="0.4", lw=0.8, ls=":")
+    axes.axhline(1.0, color="0.8", lw=0.5)
+    axes.axhline(0.0, color="0.8", lw=0.5)
+    axes.set_title("appearance: gain, offset", fontsize=6.5)
+    axes.tick_params(labelsize=5)
+    axes.set_xlabel("t", fontsize=6)
+
+
+def audit_badge(facts: dict, short: bool = False) -> tuple[str, str]:
+    """(text, colour) a figure shows for a kernel's status and optimality audit: empty for a kernel that is
+    ``ok`` and passes, red for a failed audit or a dead/diverged kernel, orange for a silent one."""
+    status = facts.get("status") or "ok"
+    parts, colour = [], "black"
+    if status != "ok":
+        parts.append(status if short else status.upper())
+        colour = "darkorange" if status == "silent" else "red"
+    if facts.get("audit_pass") is False:
+        parts.append("audit fail" if short else "FAILS OPTIMALITY AUDIT")
+        colour = "red"
+    return ("[" + ", ".join(parts) + "]" if parts else ""), colour
 
 
 def _facts_text(facts: dict) -> str:
     labels = [("activation", "act"), ("recon_psnr_db", "PSNR dB"), ("direction_deg", "dir °"),
               ("direction_strength", "coherence"), ("speed_px_per_frame", "px/frame"),
-              ("motion_index", "motion idx"), ("motion_reliance", "motion rel"),
+              ("motion_share", "motion"), ("appearance_share", "appearance"), ("residual_share", "unexplained"),
+              ("motion_reliance", "motion rel"),
               ("texture_reliance", "texture rel"), ("dsi", "DSI"), ("preferred_direction_deg", "tuned °")]
-    lines = [f"{short:>11} {facts[key]:.3g}" for key, short in labels if isinstance(facts.get(key), (int, float))]
+    lines = [f"{short:>11} {facts[key]:.3g}" for key, short in labels
+             if isinstance(facts.get(key), (int, float)) and not isinstance(facts.get(key), bool)]
+    if facts.get("objective"):
+        lines.append(f"{'objective':>11} {facts['objective']}")
+    audit = [(key, short) for key, short in (("optimal_vs_best_grating", "vs stimulus"),
+                                              ("optimal_vs_best_natural", "vs natural"))
+             if isinstance(facts.get(key), (int, float))]
+    lines += [f"{short:>11} {facts[key]:.2f}x" for key, short in audit]
+    if isinstance(facts.get("audit_pass"), bool):
+        lines.append(f"{'audit':>11} {'pass' if facts['audit_pass'] else 'FAIL'}")
+    elif facts.get("status") in ("dead", "diverged"):
+        lines.append(f"{'audit':>11} n/a")
     return "\n".join(lines)
 
 
@@ -97,7 +147,10 @@ def write_kernel_panel(kernel_dir, summary: dict, motion_scale_px_per_frame: flo
         video = optimal["video"]
     with np.load(kernel_dir / "decomposition.npz") as decomposition:
         static, velocity, recon = decomposition["static"], decomposition["velocity"], decomposition["recon"]
+        appearance = {key: decomposition[key] for key in ("gain", "offset", "residual_coef")
+                      if key in decomposition.files}
     title = f"{summary.get('model', '')}  {summary.get('layer', '')}  kernel {summary.get('kernel', '')}"
     save_figure(kernel_panel(video, static, velocity, recon, title=title, facts=summary,
-                             motion_scale_px_per_frame=motion_scale_px_per_frame), kernel_dir / "panel.png")
+                             motion_scale_px_per_frame=motion_scale_px_per_frame, appearance=appearance or None),
+                kernel_dir / "panel.png")
     write_gif(kernel_dir / "panel.gif", side_by_side_frames(video, velocity, recon, motion_scale_px_per_frame))
