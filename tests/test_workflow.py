@@ -31,7 +31,7 @@ def snakemake_command(workdir: Path, *args: str, configfile: Path = TEST_CONFIG)
             "--configfile", str(configfile), "--cores", "2"]
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path = TEST_CONFIG, timeout: int = 600):
+def run_snakemake(workdir: Path, *args: str, configfile: Path = TEST_CONFIG, timeout: int = 2400):
     environment = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
     result = subprocess.run(snakemake_command(workdir, *args, configfile=configfile), capture_output=True,
                             text=True, env=environment, timeout=timeout)
