@@ -7,7 +7,7 @@ activation each parameterization reaches at equal steps.
 
 Shapes compared, same model, same clip size, same steps, same parameterization, same per-kernel seeds
 and random transforms, same machine, no early stop in either:
-  (a) paper code's shape (METHODS §0.3): one kernel at a time, batch 1, a forward hook on EVERY
+  (a) paper code's shape (docs/stage1.md): one kernel at a time, batch 1, a forward hook on EVERY
       module, the full forward pass (errors after the target swallowed);
   (b) ours: all kernels in one batch, the forward stopped at the target layer (optimize_kernels).
 Kernels/hour of (a) is measured on ``--paper-kernels`` kernels (it is linear in the count); the

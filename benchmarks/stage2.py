@@ -4,7 +4,7 @@ Clips: smooth textures translating with known velocity (directions and speeds sp
 0.5-3 px/frame), 16 frames of 64x64. Measured per clip: seconds and interior end-point error of the
 velocity (px/frame, frames 1..T-1) against the ground truth, and reconstruction PSNR.
 
-"paper shape" re-creates how the authors' code fits (METHODS §0.4): static image and per-frame flow
+"paper shape" re-creates how the authors' code fits (docs/stage2.md): static image and per-frame flow
 increments initialized at N(0, 0.01²), D_t the cumulative sum of the increments, one grid_sample per
 frame in a Python loop, its four losses with weight 1 (MSE, TV of the flow along H, W and T, TV of I,
 MSE of I to frame 0) on the clip in [-0.5, 0.5], Adam lr 0.1, a fixed 2000 steps, but with the warp

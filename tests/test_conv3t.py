@@ -1,4 +1,4 @@
-"""Conv3T (3TConv, METHODS §4): construction against known answers, gradients, transfer, analysis."""
+"""Conv3T (3TConv, docs/baselines.md): construction against known answers, gradients, transfer, analysis."""
 
 import json
 import math

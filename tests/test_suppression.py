@@ -1,4 +1,4 @@
-"""Kernel-specific suppression (METHODS §3) on a planted two-kernel layer with two objects in one clip."""
+"""Kernel-specific suppression (docs/baselines.md) on a planted two-kernel layer with two objects in one clip."""
 
 import json
 

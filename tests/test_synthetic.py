@@ -1,4 +1,4 @@
-"""Synthetic stimuli: the returned velocity explains the pixels, and angles follow DESIGN §3."""
+"""Synthetic stimuli: the returned velocity explains the pixels, and angles follow the README's Conventions."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""`kernelvis visualize`: the whole per-kernel pipeline writes DESIGN §3's kernel directory, or nothing."""
+"""`kernelvis visualize`: the whole per-kernel pipeline writes a complete kernel directory, or nothing."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""The one owner of the angle convention (DESIGN §3).
+"""The one owner of the angle convention (the README's Conventions).
 
 Velocities are ``(vx, vy)`` in px/frame with x to the right and y *down* (image rows).
 Angles are degrees counter-clockwise from screen-right with screen-up = 90°, in [0, 360):

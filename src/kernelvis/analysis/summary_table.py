@@ -1,6 +1,6 @@
 """One table row per kernel, from the per-kernel ``summary.json`` files.
 
-The first columns are fixed (DESIGN §3); any other scalar a stage added follows in sorted order, so
+The first columns are fixed (the README's Conventions); any other scalar a stage added follows in sorted order, so
 new stages show up in ``summary.csv`` without changes here. Non-scalar values are left out.
 """
 

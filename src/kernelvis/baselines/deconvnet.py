@@ -1,4 +1,4 @@
-"""DeconvNet projections (Zeiler & Fergus 2014) for 3D video networks (METHODS §1).
+"""DeconvNet projections (Zeiler & Fergus 2014) for 3D video networks (docs/baselines.md).
 
 A projection shows which input structure excites one activation (or one whole feature map): the
 chosen activation is kept, everything else in the layer is zeroed, and the signal is sent down:

@@ -1,4 +1,4 @@
-"""Network dissection for video (Bau et al. 2017, METHODS §2.4), with synthetic concept clips.
+"""Network dissection for video (Bau et al. 2017, docs/baselines.md), with synthetic concept clips.
 
 Concepts come from clips whose per-pixel labels are known exactly, built from
 :mod:`kernelvis.data.synthetic`: a textured, coloured square moving over a static textured

@@ -1,4 +1,4 @@
-"""Network inversion for video (Mahendran & Vedaldi 2015, METHODS §2.2 a).
+"""Network inversion for video (Mahendran & Vedaldi 2015, docs/baselines.md a).
 
 Given a clip x0 and its features Φ0 = Φ_ℓ(x0) at a layer, find the clip x that has the same
 features under two natural-image priors, made spatiotemporal:

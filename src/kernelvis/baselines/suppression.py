@@ -1,4 +1,4 @@
-"""Kernel-specific suppression (Zhuang et al., arXiv 2108.11054; METHODS §3), adapted to video.
+"""Kernel-specific suppression (Zhuang et al., arXiv 2108.11054; docs/baselines.md), adapted to video.
 
 Starting from a real clip x₀, the clip is optimized so that the target kernel k's activation map is
 kept while every other kernel of the layer is driven to zero. What is left in the clip is what

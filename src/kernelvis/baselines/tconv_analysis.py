@@ -1,4 +1,4 @@
-"""What a 3TConv kernel says about itself: trajectories and parameter statistics (METHODS §4.4).
+"""What a 3TConv kernel says about itself: trajectories and parameter statistics (docs/baselines.md).
 
 The analyses read the *parameters*, not the weights: for every filter the accumulated transform
 from slice 0 to slice i gives how the slice content is scaled, rotated and moved over time, and so
@@ -6,7 +6,7 @@ the motion the kernel states. The motion a kernel *prefers* can then be compared
 decomposition finds in its optimal input (``benchmarks/tconv_agreement.py``).
 
 Conventions (all explicit, as the 3TConv plots flip signs): positions are the kernel-centre content
-in px, x right, y down (DESIGN §3); ``scale`` is the content magnification (>1 = grows);
+in px, x right, y down (the README's Conventions); ``scale`` is the content magnification (>1 = grows);
 ``rotation_deg`` is the content rotation counter-clockwise on screen; directions come from
 :mod:`kernelvis.geometry`. Because θ maps output to input, content at k0's point q appears in slice i
 at M_i⁻¹ q, with M_i = A_1 ⋯ A_i ("seq" mode) or A_i ("naive" mode).

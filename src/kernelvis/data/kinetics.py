@@ -1,6 +1,6 @@
 """Sample a labelled clip set from Kinetics (or any folder of videos) reproducibly.
 
-Sources (REFERENCE §4):
+Sources (docs/data.md):
 
 * annotation CSV (``label,youtube_id,time_start,time_end,split``): clips at
   ``<root>/<split>/<youtube_id>_<start:06d>_<end:06d>.mp4`` (cvdfoundation layout; the class-folder

@@ -1,6 +1,6 @@
 """The synthetic motion-classification task the demo model learns, and a reusable training loop.
 
-Classes (:data:`MOTION_CLASSES`, 13): translation in 8 directions (0°, 45°, …, 315°, DESIGN §3
+Classes (:data:`MOTION_CLASSES`, 13): translation in 8 directions (0°, 45°, …, 315°, the README's Conventions
 convention), rotation counter-clockwise and clockwise, expansion, contraction, and static. Every clip
 draws its texture family (periodic smooth noise or a scikit-image photograph crop), speed, contrast
 and brightness at random, so the only thing that tells the classes apart is the motion: a network

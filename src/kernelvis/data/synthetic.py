@@ -3,7 +3,7 @@
 Every generator returns a :class:`Stimulus`: ``video`` float32 ``[T, H, W, 3]`` in [0, 1] and
 ``velocity`` float32 ``[T, H, W, 2]``, the content velocity (vx, vy) in px/frame (x right, y down) at
 frame t, defined so that ``video[t + 1](p) ≈ video[t](p − velocity[t](p))``. The last frame carries
-the velocity the motion would continue with. Directions follow DESIGN §3 (0° = right, 90° = up).
+the velocity the motion would continue with. Directions follow the README's Conventions (0° = right, 90° = up).
 
 Moving textures are rendered by sampling a texture canvas at exactly known source positions
 (cubic-spline interpolation of a band-limited canvas), never by warping the previous frame, so the

@@ -1,5 +1,5 @@
 """Decode a fixed-length clip from a video file: T frames at a frame stride, short side resized,
-centre-cropped to a square. PyAV does the decoding (DESIGN §3: torchvision's reader is gone)."""
+centre-cropped to a square. PyAV does the decoding (torchvision's reader is gone)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Stage 2: decompose a clip V into a static image I and per-frame displacements D_t with
-``V_t(p) ≈ I(p + D_t(p))`` (METHODS §0.4, done right).
+``V_t(p) ≈ I(p + D_t(p))`` (docs/stage2.md, done right).
 
 The fit runs in three steps, each batched over clips and frames:
 1. pairwise flow between consecutive frames, coarse to fine (:mod:`kernelvis.decompose.flow`);

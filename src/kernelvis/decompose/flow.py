@@ -1,12 +1,12 @@
 """Frame-to-frame flow by a batched coarse-to-fine pyramid, and how displacements and velocities
 follow from it.
 
-Why pairwise first (METHODS §0.4, prototype notes): fitting the static image and all D_t jointly
+Why pairwise first (docs/stage2.md, prototype notes): fitting the static image and all D_t jointly
 from D = 0 falls into a degenerate optimum where the static image absorbs the change and the motion
 comes out 10–30 % of the truth. Flow between consecutive frames is a small, well-posed problem;
 chaining it gives D_t close to the answer, which the joint fit then only refines.
 
-Conventions (DESIGN §3): pixel coordinates (x, y), y down; backward warps ``out(p) = in(p + d(p))``.
+Conventions (the README's Conventions): pixel coordinates (x, y), y down; backward warps ``out(p) = in(p + d(p))``.
 - pairwise flow ``u_t``: ``V_{t+1}(p) ≈ V_t(p + u_t(p))`` (t = 0..T-2); content moving at velocity
   v has ``u_t = -v``.
 - displacement ``D_t``: ``V_t(p) ≈ I(p + D_t(p))`` with the static image I anchored to frame 0

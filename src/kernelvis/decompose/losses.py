@@ -1,4 +1,4 @@
-"""Stage 2 loss terms (METHODS §0.4), as means so their weights do not depend on the clip size.
+"""Stage 2 loss terms (docs/stage2.md), as means so their weights do not depend on the clip size.
 
 The paper sums four terms with weight 1: reconstruction, TV of the displacements, TV of the static
 image and closeness of the static image to a reference frame. Here each is a function; the fit

@@ -1,4 +1,4 @@
-"""Writing a decomposition into a kernel directory (DESIGN §3), every file atomically."""
+"""Writing a decomposition into a kernel directory (the README's Conventions), every file atomically."""
 
 from __future__ import annotations
 

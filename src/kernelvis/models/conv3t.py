@@ -1,4 +1,4 @@
-"""The 3TConv layer (Ras et al. 2020; METHODS §4): a 3D kernel built from one 2D slice and learned
+"""The 3TConv layer (Ras et al. 2020; docs/baselines.md): a 3D kernel built from one 2D slice and learned
 per-time-step affine transformations.
 
 A :class:`Conv3T` filter with temporal size ``kT`` learns a 2D slice ``k0`` and, for every transition
@@ -15,7 +15,7 @@ slice repeated in time.
 
 Sign conventions (θ maps output to input): content *moves opposite* to ``(tx, ty)`` and shrinks when
 ``s > 1``. With ``align_corners=True`` one pixel is ``2 / (k - 1)`` normalized units, so a slice content
-velocity of ``(vx, vy)`` px/frame (x right, y down, DESIGN §3) is ``tx = -2 vx / (kw - 1)``,
+velocity of ``(vx, vy)`` px/frame (x right, y down, as in the README's Conventions) is ``tx = -2 vx / (kw - 1)``,
 ``ty = -2 vy / (kh - 1)``: see :func:`translation_from_velocity` and :func:`velocity_from_translation`.
 Because conv3d is a cross-correlation, a kernel whose slices move right prefers content moving right.
 """

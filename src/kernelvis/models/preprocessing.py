@@ -88,7 +88,7 @@ class Preprocessing:
 
     def paper_variant(self) -> "Preprocessing":
         """The official code's preprocessing: ImageNet mean/std on [0, 1] RGB and upsampling to
-        32×224×224, for every model (METHODS §0.3 b–c). Pathway packing is kept (the model needs it)."""
+        32×224×224, for every model (docs/stage1.md). Pathway packing is kept (the model needs it)."""
         return replace(self, value_scale=1.0, channel_order="RGB", mean=IMAGENET_MEAN, std=IMAGENET_STD,
                        resize_to=(32, 224, 224))
 

@@ -3,7 +3,7 @@
 pytorchvideo 0.1.5 (the last PyPI release) imports ``torchvision.transforms.functional_tensor``,
 which torchvision renamed to ``_functional_tensor`` in 0.15 and removed in 0.17, so
 ``import pytorchvideo.transforms`` (and anything that pulls it in, e.g. ``pytorchvideo.data``)
-fails with ``ModuleNotFoundError`` (REFERENCE §3.5). We alias the old name to the new module
+fails with ``ModuleNotFoundError`` (docs/zoo.md). We alias the old name to the new module
 before importing pytorchvideo. Model builders come only from the installed
 ``pytorchvideo.models.hub`` (never ``torch.hub.load`` of the remote repo, whose hubconf does not
 match the installed package). Every other module that needs pytorchvideo imports it through

@@ -1,6 +1,6 @@
 """Finding, downloading and applying model weights.
 
-Resolution order for a zoo model (DESIGN §3): an explicit ``--weights`` file, then the torch hub
+Resolution order for a zoo model (the README's Conventions): an explicit ``--weights`` file, then the torch hub
 cache ``$TORCH_HOME/hub/checkpoints/<file>`` (where torchvision and pytorchvideo put their
 downloads, so weights fetched by either are reused), then a download into that cache when the
 network allows. ``KERNELVIS_NO_DOWNLOAD=1`` forbids downloads; a failed download counts as offline.

@@ -197,7 +197,7 @@ def _pytorchvideo(name: str, weights_file: str, frames: int, size: int, descript
                     PYTORCHVIDEO_URL + weights_file, "model_state", description)
 
 
-# Frames and crop size are each checkpoint's evaluation setting (REFERENCE §3.1–3.3).
+# Frames and crop size are each checkpoint's evaluation setting (docs/zoo.md3.3).
 register(_torchvision("r3d_18", "r3d_18-b3b3357e.pth", 16, 112, "ResNet3D-18, Kinetics-400"))
 register(_torchvision("mc3_18", "mc3_18-a90a0ba3.pth", 16, 112, "mixed 3D/2D ResNet-18, Kinetics-400"))
 register(_torchvision("r2plus1d_18", "r2plus1d_18-91a641e6.pth", 16, 112, "R(2+1)D-18, Kinetics-400"))

@@ -1,4 +1,4 @@
-"""Stage 1: the optimal input of one or several kernels by activation maximization (METHODS §0.3).
+"""Stage 1: the optimal input of one or several kernels by activation maximization (docs/stage1.md).
 
 All kernels × restarts of a layer are optimized in ONE batch (element = (kernel, restart)); the
 forward pass stops at the target layer; every element has its own seeded start and its own seeded

@@ -1,4 +1,4 @@
-"""Writing a stage-1 result into a kernel directory (DESIGN §3): ``optimal.npz``, ``optimal.gif``
+"""Writing a stage-1 result into a kernel directory (the README's Conventions): ``optimal.npz``, ``optimal.gif``
 and the ``model, layer, kernel, activation`` scalars of ``summary.json``."""
 
 from __future__ import annotations

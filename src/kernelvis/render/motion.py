@@ -1,4 +1,4 @@
-"""Velocity fields as colour: hue = direction (DESIGN §3 angles), brightness = speed.
+"""Velocity fields as colour: hue = direction (angles as in the README's Conventions), brightness = speed.
 
 The brightness scale is automatic and robust (a high percentile of the speeds, so one fast pixel
 does not darken everything else, and no per-kernel tuning as in the paper's README), or a shared

@@ -1,4 +1,4 @@
-"""Figures of 3TConv parameters (METHODS §4.4): per-filter trajectories, per-layer parameter
+"""Figures of 3TConv parameters (docs/baselines.md): per-filter trajectories, per-layer parameter
 distributions, the motion each filter states, and the slices of first-layer kernels.
 
 Inputs are plain arrays (see :mod:`kernelvis.baselines.tconv_analysis` for how they are computed).
