@@ -137,6 +137,32 @@ def test_check_reports_a_missing_kernel_file(finished_run, tmp_path):
     assert check.returncode == 1 and "panel.png" in check.stdout
 
 
+def test_every_file_a_run_writes_is_declared_by_a_rule(finished_run):
+    summary = run_snakemake(finished_run, "--summary").stdout.splitlines()
+    declared = {line.split("\t")[0] for line in summary if "\t" in line and not line.startswith("output_file")}
+    directories = [path for path in declared if (finished_run / path).is_dir()]
+    written = {str(path.relative_to(finished_run)) for path in (finished_run / "results").rglob("*") if path.is_file()}
+    undeclared = {path for path in written - declared
+                  if not path.startswith("results/benchmarks/")  # declared as benchmark: files
+                  and not any(path.startswith(directory.rstrip("/") + "/") for directory in directories)}
+    assert not undeclared, sorted(undeclared)
+
+
+def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_path):
+    import shutil
+
+    kernel_dir = tmp_path / "kernel_0000"
+    shutil.copytree(kernel_dirs(finished_run)[0], kernel_dir)
+    (kernel_dir / "stage_stale.json").write_text(json.dumps({"dsi": 123.0}))
+    (kernel_dir / "stage_tuning.json").write_text(json.dumps({"dsi": 123.0}))  # left over from an older config
+    stages = [str(kernel_dir / f"stage_{name}.json") for name in ("optimize", "decompose", "audit")]
+    result = subprocess.run([str(BIN / "kernelvis"), "figures", "kernel", "--dir", str(kernel_dir), "--stages", *stages],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((kernel_dir / "summary.json").read_text())
+    assert summary.get("dsi") != 123.0 and "audit_pass" in summary
+
+
 def test_rerunning_one_kernel_touches_nothing_else(finished_run):
     target_dir = kernel_dirs(finished_run)[0]
     before = {path: path.stat().st_mtime_ns for path in (finished_run / "results").rglob("*") if path.is_file()}

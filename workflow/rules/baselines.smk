@@ -11,6 +11,7 @@ rule deconvnet:
     output:
         examples="results/{model}/{layer}/kernel_{kernel}/dataset_examples.npz",
         examples_png="results/{model}/{layer}/kernel_{kernel}/dataset_examples.png",
+        examples_gif="results/{model}/{layer}/kernel_{kernel}/dataset_examples.gif",
         deconv="results/{model}/{layer}/kernel_{kernel}/deconv.png",
         comparison=report(
             "results/{model}/{layer}/kernel_{kernel}/comparison.png",
@@ -126,8 +127,18 @@ rule suppress:
     output:
         video="results/{model}/{layer}/kernel_{kernel}/suppression/suppressed.npz",
         gif="results/{model}/{layer}/kernel_{kernel}/suppression/comparison.gif",
+        suppressed_gif="results/{model}/{layer}/kernel_{kernel}/suppression/suppressed.gif",
         metrics="results/{model}/{layer}/kernel_{kernel}/suppression/suppression.json",
         decomposition="results/{model}/{layer}/kernel_{kernel}/suppression/decomposition/decomposition.npz",
+        # what `kernelvis decompose` writes beside its decomposition.npz
+        decomposition_files=multiext(
+            "results/{model}/{layer}/kernel_{kernel}/suppression/decomposition/",
+            "static.png",
+            "motion.gif",
+            "recon.gif",
+            "arrows.png",
+            "summary.json",
+        ),
     params:
         spec=model_spec,
         kernel=kernel_index,

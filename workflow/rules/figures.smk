@@ -72,6 +72,7 @@ rule reliance_figure:
             category="Figures",
             labels={"model": "{model}", "figure": "reliance"},
         ),
+        pdf="results/{model}/figures/reliance.pdf",
     conda:
         "../envs/kernelvis.yaml"
     log:

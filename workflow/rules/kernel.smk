@@ -60,6 +60,7 @@ rule decompose:
         static="results/{model}/{layer}/kernel_{kernel}/static.png",
         motion="results/{model}/{layer}/kernel_{kernel}/motion.gif",
         recon="results/{model}/{layer}/kernel_{kernel}/recon.gif",
+        arrows="results/{model}/{layer}/kernel_{kernel}/arrows.png",
         stage="results/{model}/{layer}/kernel_{kernel}/stage_decompose.json",
     params:
         steps=setting("decompose", "steps"),
@@ -126,6 +127,7 @@ rule tuning:
     output:
         csv="results/{model}/{layer}/kernel_{kernel}/tuning.csv",
         json="results/{model}/{layer}/kernel_{kernel}/tuning.json",
+        polar="results/{model}/{layer}/kernel_{kernel}/tuning_polar.png",
         stage="results/{model}/{layer}/kernel_{kernel}/stage_tuning.json",
     params:
         spec=model_spec,
