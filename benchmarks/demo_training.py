@@ -22,7 +22,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also save the checkpoint here")
     args = parser.parse_args()
 
-    from kernelvis.data.motion_task import MotionTaskConfig, train_motion_model
+    from kernelvis.data.motion_task import MotionTaskConfig
+    from kernelvis.training import train_motion_model
     from kernelvis.models.demo import build_demo_model
 
     torch.set_num_threads(args.threads)

@@ -24,7 +24,8 @@ def load_or_train_demo(weights: str | None, seed: int):
 
     if weights:
         return load_model("demo", weights=weights), f"weights {weights}"
-    from kernelvis.data.motion_task import MotionTaskConfig, train_motion_model
+    from kernelvis.data.motion_task import MotionTaskConfig
+    from kernelvis.training import train_motion_model
     from kernelvis.models.demo import DEMO_PREPROCESSING, build_demo_model
     from kernelvis.models.loaded import LoadedModel
 

@@ -2,7 +2,7 @@
 
 Variants: ``shift`` (random initial drift per filter, the train-3t default), ``identity`` (the
 3TConv paper's identity initialization) and ``demo3d`` (the ordinary 3D demo, for reference).
-Same data, seed and training loop (``kernelvis.data.motion_task.train_motion_model``) for all.
+Same data, seed and training loop (``kernelvis.training.train_motion_model``) for all.
 
     .venv/bin/python benchmarks/train_3t.py                      # full size: 13 classes, 16x48x48, 5 epochs
     .venv/bin/python benchmarks/train_3t.py --variants shift --save-dir /tmp/demo3t
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from kernelvis.data.motion_task import MotionTaskConfig, train_motion_model
+from kernelvis.data.motion_task import MotionTaskConfig
+from kernelvis.training import train_motion_model
 from kernelvis.models.conv3t import build_demo3t_model
 from kernelvis.models.demo import DEMO_PREPROCESSING, DemoNet
 

@@ -102,3 +102,15 @@ def test_missing_required_argument_is_argparse_usage_error():
     with pytest.raises(SystemExit) as caught:  # argparse prints usage and one error line
         main(["layers"])
     assert caught.value.code == 2
+
+
+def test_building_the_command_line_imports_no_torch():
+    """`kernelvis --help` and every `kernelvis COMMAND --help` stay instant: no torch while the parser is built."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kernelvis.cli; kernelvis.cli.build_parser(); "
+            "heavy = sorted(name for name in ('torch', 'torchvision', 'matplotlib') if name in sys.modules); "
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, f"imported while building the parser: {result.stdout}{result.stderr}"

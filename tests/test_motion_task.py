@@ -9,7 +9,8 @@ import torch
 
 from kernelvis.cli import main
 from kernelvis.data.motion_task import (MOTION_CLASSES, MotionTaskConfig, apply_symmetry, augmentation_table,
-                                        motion_clip, motion_clips, train_motion_model)
+                                        motion_clip, motion_clips)
+from kernelvis.training import train_motion_model
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg, summarize_direction
 from kernelvis.models.demo import DEMO_NUM_CLASSES, DemoNet

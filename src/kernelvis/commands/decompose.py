@@ -25,7 +25,7 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
     ``--steps``/``--lr``; ``short_names=True`` (the decompose command) also accepts ``--steps``/``--lr``.
     The seed and device are read from ``args.seed`` / ``args.device`` (shared with stage 1).
     """
-    from kernelvis.decompose.fit import DecomposeConfig
+    from kernelvis.decompose.config import DecomposeConfig
 
     defaults = DecomposeConfig()
     group = parser.add_argument_group("stage 2 (decomposition)")
@@ -59,7 +59,7 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
 
 def decompose_config_from_args(args):
     """A :class:`~kernelvis.decompose.fit.DecomposeConfig` from parsed options; bad values raise BadInputError."""
-    from kernelvis.decompose.fit import DecomposeConfig
+    from kernelvis.decompose.config import DecomposeConfig
     from kernelvis.errors import BadInputError
 
     for name in ("decompose_steps", "flow_steps"):
@@ -92,7 +92,7 @@ def decompose_config_from_args(args):
 
 
 def defaults_grid() -> int:
-    from kernelvis.decompose.fit import DecomposeConfig
+    from kernelvis.decompose.config import DecomposeConfig
 
     return DecomposeConfig().appearance_grid
 

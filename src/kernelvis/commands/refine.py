@@ -21,7 +21,7 @@ def add_refine_options(parser, short_names: bool = False) -> None:
     ``--rounds`` and ``--phases``. Seed, device, objective and preprocessing are read from ``args.seed``,
     ``args.device``, ``args.objective``, ``args.preprocessing`` (shared with stage 1).
     """
-    from kernelvis.analysis.refine import PHASES, RefineConfig
+    from kernelvis.analysis.refine_config import PHASES, RefineConfig
 
     defaults = RefineConfig()
     group = parser.add_argument_group("texture and motion optimization")
@@ -47,7 +47,7 @@ def add_refine_options(parser, short_names: bool = False) -> None:
 
 def refine_config_from_args(args):
     """A :class:`~kernelvis.analysis.refine.RefineConfig` from parsed options; bad values raise BadInputError."""
-    from kernelvis.analysis.refine import RefineConfig
+    from kernelvis.analysis.refine_config import RefineConfig
     from kernelvis.errors import BadInputError
 
     if args.refine_steps < 0 or args.refine_rounds < 1:

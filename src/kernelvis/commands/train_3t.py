@@ -68,7 +68,7 @@ def run(args) -> int:
     import torch
 
     from kernelvis.baselines.tconv_analysis import stated_motion
-    from kernelvis.data.motion_task import train_motion_model
+    from kernelvis.training import train_motion_model
     from kernelvis.errors import BadInputError
     from kernelvis.io import atomic_path, save_json
     from kernelvis.models.demo import DEMO_PREPROCESSING

@@ -31,7 +31,8 @@ def run(args) -> int:
 
     import torch
 
-    from kernelvis.data.motion_task import MotionTaskConfig, train_motion_model
+    from kernelvis.data.motion_task import MotionTaskConfig
+    from kernelvis.training import train_motion_model
     from kernelvis.errors import BadInputError
     from kernelvis.io import atomic_path, save_json
     from kernelvis.models.demo import build_demo_model
