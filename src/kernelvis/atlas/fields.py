@@ -14,13 +14,16 @@ MISSING = "—"
 # (key, label, unit, meaning), grouped as on the kernel page.
 GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
     ("Status and audit", [
-        ("status", "status", "", "ok = a clear optimal input; silent = never activates; dead = no gradient; "
-                                 "diverged = optimization blew up."),
-        ("audit_pass", "audit", "", "Whether the kernel passes every automatic check of its visualization."),
-        ("objective", "objective", "", "What the optimal input maximizes (the kernel's mean pre-activation)."),
+        ("status", "status", "", "ok; silent = output nowhere positive on any natural clip; dead = output does "
+                                 "not depend on the clip; diverged = every restart became NaN/inf."),
+        ("audit_pass", "audit", "", "The optimal input beats the best tuning stimulus and the best natural clip, "
+                                    "measured the same way (otherwise it is not what the kernel prefers)."),
+        ("objective", "objective", "", "What the optimal input maximizes: channel = mean of the kernel's map (the "
+                                       "paper's); rectified = mean of its positive part (on layers linear in the pixels)."),
         ("activation", "activation", "", "The kernel's response to its optimal input."),
         ("optimal_vs_best_grating", "optimal / best grating", "×",
-         "Optimal input's response divided by the best drifting grating's (above 1: the optimum is real)."),
+         "Optimal input's response divided by the best grating, plaid or dot field of the tuning sweep "
+         "(at least 1: the optimum is real)."),
         ("optimal_vs_best_natural", "optimal / best natural", "×",
          "Optimal input's response divided by the best natural clip's."),
     ]),
@@ -40,9 +43,11 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
                                                      "smooth noise instead of the texture."),
         ("direction_reversal_drop", "reversal drop", "", "Share of the response lost when the motion runs "
                                                          "backwards."),
-        ("motion_share", "motion share", "", "Part of the response owed to motion."),
-        ("appearance_share", "appearance share", "", "Part of the response owed to appearance (texture)."),
-        ("residual_share", "residual share", "", "Part of the response neither explains."),
+        ("motion_share", "motion share", "", "Share of the optimal input's change over time that the moving "
+                                             "texture explains."),
+        ("appearance_share", "appearance share", "", "Share of the change that only an appearance change (gain, "
+                                                     "offset, a switched-in image) explains: flicker, cuts."),
+        ("residual_share", "residual share", "", "Share of the change that neither explains."),
     ]),
     ("Direction tuning (drifting gratings)", [
         ("preferred_direction_deg", "preferred direction", "°", "Grating direction with the strongest "
