@@ -88,7 +88,9 @@ def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
         for row in rows:
             for column in ["activation", "recon_psnr_db", "direction_deg", "direction_strength",
                            "speed_px_per_frame", "motion_index", "motion_reliance", "dsi", "natural_to_optimal_ratio"]:
-                assert np.isfinite(float(row[column])), (column, row)
+                assert column in row, column
+                if row["status"] == "ok":  # a dead kernel has no reliance to measure: its status says so
+                    assert np.isfinite(float(row[column])), (column, row)
         for figure in ["depth_grid.png", "depth_grid.pdf", "motion_vs_depth.png", "motion_vs_depth.pdf",
                        "reliance.png", "faithfulness.png"]:
             path = model_dir / "figures" / figure
@@ -173,7 +175,9 @@ def test_rerunning_one_kernel_touches_nothing_else(finished_run):
     after = {path: path.stat().st_mtime_ns for path in (finished_run / "results").rglob("*") if path.is_file()}
     changed = {path for path in after if before.get(path) != after[path]}
     assert changed, "the kernel was not re-made"
-    assert all(path.parent == target_dir for path in changed), sorted(map(str, changed))
+    # the kernel's own files and its jobs' benchmark records (results/benchmarks/<model>/<layer>/kernel_NNNN/)
+    benchmark_dir = finished_run / "results" / "benchmarks" / target_dir.relative_to(finished_run / "results")
+    assert all(path.parent in (target_dir, benchmark_dir) for path in changed), sorted(map(str, changed))
     assert (target_dir / "summary.json").is_file()
 
 
