@@ -10,6 +10,20 @@ from kernelvis.render.panels import audit_badge, mean_velocity
 from kernelvis.render.savefig import plt
 
 
+def row_label(layer: str, width: int = 18) -> str:
+    """A layer name broken at its dots into lines of at most ~``width`` characters, so long module paths
+    (``SDDCNN.2.DDCNN.1.Conv3D_4.layers.1``) stay beside their own row."""
+    lines, current = [], ""
+    for part in layer.split("."):
+        candidate = f"{current}.{part}" if current else part
+        if current and len(candidate) > width:
+            lines.append(current + ".")
+            current = part
+        else:
+            current = candidate
+    return "\n".join(lines + [current])
+
+
 def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_scale_px_per_frame: float | None = None):
     """Rows = layers (in the given order, shallow to deep), columns = kernels.
     A bar under each motion cell splits the kernel's temporal change into motion (blue), appearance
@@ -49,8 +63,8 @@ def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_sc
                     for spine in marked.spines.values():
                         spine.set_edgecolor(colour)
                         spine.set_linewidth(2.5)
-        axes[row, 0].text(-0.08, 0.5, layer, transform=axes[row, 0].transAxes, rotation=90, ha="right",
-                          va="center", fontsize=8)
+        axes[row, 0].text(-0.08, 0.5, row_label(layer), transform=axes[row, 0].transAxes, rotation=90, ha="right",
+                          va="center", fontsize=8 if len(layer) <= 16 else 6.5)
     axes[0, -1].imshow(color_wheel(64))
     axes[0, -1].set_title("direction", fontsize=7)
     figure.suptitle(title, fontsize=10)
