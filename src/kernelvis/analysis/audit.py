@@ -54,6 +54,17 @@ def natural_responses(model: LoadedModel, layer: str, kernel: int, clips: np.nda
     return NaturalResponses(responses, best, float(responses[best]) if best >= 0 else math.nan, map_max)
 
 
+def natural_responses_like(model: LoadedModel, layer: str, kernel: int, clips: np.ndarray, video: np.ndarray,
+                           objective: str, preprocessing: Preprocessing,
+                           device: str | torch.device = "cpu") -> NaturalResponses:
+    """:func:`natural_responses` of a clip set (uint8 or [0, 1], any size) brought to the frames and (H, W) of
+    ``video`` (the optimal input [T, H, W, 3]), so both are measured on clips of one shape."""
+    from kernelvis.analysis.faithfulness import fit_clips
+
+    return natural_responses(model, layer, kernel, fit_clips(clips, video.shape[0], tuple(video.shape[1:3])),
+                             objective, preprocessing, device=device)
+
+
 def ratio(optimal: float, best: float) -> float | None:
     """optimal / best where that means "how many times stronger" (best > 0); None otherwise."""
     if not (math.isfinite(optimal) and math.isfinite(best)) or best <= 0:

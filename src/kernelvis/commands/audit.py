@@ -32,7 +32,7 @@ def run(args) -> int:
 
     import torch
 
-    from kernelvis.analysis.audit import audit_verdict, natural_responses
+    from kernelvis.analysis.audit import audit_verdict, natural_responses_like
     from kernelvis.commands.common import load_kernel_target, stage1_settings
     from kernelvis.errors import BadInputError
     from kernelvis.io import read_video, save_json
@@ -63,13 +63,10 @@ def run(args) -> int:
     best_natural = math.nan
     status = "ok"
     if args.clips:
-        from kernelvis.analysis.faithfulness import fit_clips
         from kernelvis.baselines.dataset_examples import load_clips
 
         clips, labels = load_clips(args.clips)
-        frames, size = video.shape[0], tuple(video.shape[1:3])  # (H, W): may be non-square
-        natural = natural_responses(model, args.layer, kernel, fit_clips(clips, frames, size), objective,
-                                    preprocessing, device=args.device)
+        natural = natural_responses_like(model, args.layer, kernel, clips, video, objective, preprocessing, args.device)
         best_natural = natural.best_activation
         record.update({"best_natural_clip": natural.best_index, "best_natural_label": str(labels[natural.best_index]),
                        "natural_max_response": natural.max_response, "natural_clips": int(len(clips))})

@@ -83,7 +83,7 @@ def _audit(model, args, kernel: int, optimal, stage) -> dict:
     """Tuning sweep (into ``stage``) and the optimality audit, with stage 1's objective and preprocessing."""
     import math
 
-    from kernelvis.analysis.audit import audit_verdict, natural_responses
+    from kernelvis.analysis.audit import audit_verdict, natural_responses_like
     from kernelvis.analysis.tuning import TuningConfig, save_tuning, tune_kernels
     from kernelvis.optimize.api import model_preprocessing
 
@@ -96,13 +96,11 @@ def _audit(model, args, kernel: int, optimal, stage) -> dict:
         best_stimulus = record["best_stimulus_activation"]
         scalars.update({key: record[key] for key in ("preferred_direction_deg", "dsi", "best_stimulus")})
     if args.clips:
-        from kernelvis.analysis.faithfulness import fit_clips
         from kernelvis.baselines.dataset_examples import load_clips
 
         clips, _ = load_clips(args.clips)
-        frames, size = optimal.video.shape[0], tuple(optimal.video.shape[1:3])  # (H, W): may be non-square
-        natural = natural_responses(model, args.layer, kernel, fit_clips(clips, frames, size), optimal.objective,
-                                    preprocessing, device=args.device)
+        natural = natural_responses_like(model, args.layer, kernel, clips, optimal.video, optimal.objective,
+                                         preprocessing, args.device)
         best_natural = natural.best_activation
         scalars["natural_max_response"] = natural.max_response
         if not natural.max_response > 0 and optimal.status == "ok":
