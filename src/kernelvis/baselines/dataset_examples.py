@@ -55,13 +55,14 @@ class ActivationScan:
 
 
 def scan_activations(model: LoadedModel, layer: str, kernels: Sequence[int], clips: np.ndarray,
-                     batch_size: int = 8) -> ActivationScan:
-    """One forward pass per batch (stopped at ``layer``) gives every kernel's max and mean per clip."""
+                     batch_size: int = 8, preprocessing=None) -> ActivationScan:
+    """One forward pass per batch (stopped at ``layer``) gives every kernel's max and mean per clip.
+    ``preprocessing``: as stage 1 used (default: the model's native)."""
     kernels = torch.as_tensor(list(kernels), dtype=torch.long)
     maxima, positions, means = [], [], []
     with torch.no_grad():
         for start in range(0, len(clips), batch_size):
-            output = layer_output(model, layer, clips_to_tensor(clips[start:start + batch_size]))
+            output = layer_output(model, layer, clips_to_tensor(clips[start:start + batch_size]), preprocessing)
             if output.ndim != 5:
                 raise BadInputError(f"layer {layer!r} output is {tuple(output.shape)}, not (N, C, T, H, W)")
             maps = output.index_select(1, kernels)  # (n, K, T', H', W')

@@ -97,27 +97,20 @@ def _resized(clip, frames: int, frame_shape: tuple[int, int]):
 
 
 def best_clip_index(args, model, kernel: int, preprocessing) -> int:
-    """The clip the kernel responds to most: the top-1 of its dataset examples, or a scan of the clip set
-    (largest value of the kernel's map, as the dataset examples rank them)."""
+    """The clip the kernel responds to most: the top-1 of its dataset examples, or the same ranking (largest
+    value of the kernel's map) from a scan of the clip set."""
     import numpy as np
-    import torch
 
     if args.examples:
         with np.load(args.examples) as examples:
             return int(examples["indices"][0])
     from kernelvis.analysis.faithfulness import fit_clips
-    from kernelvis.baselines.dataset_examples import load_clips
-    from kernelvis.optimize.activation import layer_output
+    from kernelvis.baselines.dataset_examples import load_clips, scan_activations, top_indices
 
     clips, _ = load_clips(args.clip)
     clips = fit_clips(clips, model.preprocessing.frames, model.preprocessing.frame_shape)
-    maxima = []
-    with torch.no_grad():
-        for start in range(0, len(clips), 16):
-            video01 = torch.from_numpy(clips[start:start + 16]).permute(0, 4, 1, 2, 3).to(args.device)
-            output = layer_output(model, args.layer, video01, preprocessing)
-            maxima.append(output[:, kernel].flatten(1).max(1).values.cpu().numpy())
-    return int(np.argmax(np.concatenate(maxima)))
+    scan = scan_activations(model, args.layer, [kernel], clips, batch_size=16, preprocessing=preprocessing)
+    return int(top_indices(scan.max_activation[:, 0], 1)[0])
 
 
 def run(args) -> int:
