@@ -55,7 +55,7 @@ def references(model, layer, kernels, clips, tuning_config, preprocessing_name="
 
 
 def audit_layer(model, layer, kernels, config, reference):
-    from kernelvis.analysis.audit import audit_verdict
+    from kernelvis.analysis.verdict import audit_verdict
     from kernelvis.optimize.api import optimize_kernels
 
     started = time.process_time()

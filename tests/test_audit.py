@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from kernelvis.analysis.audit import audit_share_line, audit_verdict, combined_status
+from kernelvis.analysis.verdict import audit_share_line, audit_verdict, combined_status
 from kernelvis.cli import main as cli_main
 from kernelvis.io import save_npz
 

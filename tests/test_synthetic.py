@@ -105,6 +105,32 @@ def test_random_dots_coherence_sets_the_fraction_moving_in_the_signal_direction(
         assert fraction == pytest.approx(coherence, abs=0.12)
 
 
+def test_random_dots_are_gaussian_blobs_at_their_moving_centres_with_wraparound():
+    """Every frame equals the periodic sum of signed Gaussians at start + velocity * t, on a frame wide enough
+    for the fast windowed sum and on one so narrow that the all-pixels sum is used (nearest image of each dot)."""
+    for size, sigma in (((20, 33), 1.2), (8, 2.0)):
+        frames, direction_deg, speed = 3, 120.0, 1.7
+        stimulus = synthetic.random_dots(frames, size, direction_deg, speed, dot_density=0.04, dot_sigma_px=sigma, seed=4)
+        rng = np.random.default_rng(4)       # the generator's draws, in its order
+        height, width = synthetic.frame_hw(size)
+        count = max(1, int(round(0.04 * height * width)))
+        rng.permutation(count)
+        rng.uniform(0.0, 360.0, count)
+        vx, vy = speed * np.cos(np.radians(direction_deg)), -speed * np.sin(np.radians(direction_deg))
+        start_x, start_y = rng.uniform(0, width, count), rng.uniform(0, height, count)
+        polarity = rng.choice([-1.0, 1.0], count)
+        rows, columns = np.mgrid[0:height, 0:width].astype(float)
+        for t in range(frames):
+            expected = np.full((height, width), 0.5)
+            for dot in range(count):                            # distance to the nearest periodic image
+                dx = (columns - (start_x[dot] + vx * t) + width / 2) % width - width / 2
+                dy = (rows - (start_y[dot] + vy * t) + height / 2) % height - height / 2
+                expected += 0.5 * polarity[dot] * np.exp(-(dx ** 2 + dy ** 2) / (2 * sigma ** 2))
+            assert np.allclose(stimulus.video[t, ..., 0], np.clip(expected, 0, 1), atol=2e-4), (size, t)
+        moving = np.hypot(*np.moveaxis(stimulus.velocity, -1, 0)) > 0
+        assert moving.any() and np.allclose(stimulus.velocity[moving], [vx, vy], atol=1e-5)
+
+
 def test_static_and_flicker_have_no_velocity_and_generators_are_deterministic():
     static = synthetic.static_texture(4, 24, seed=2)
     assert np.array_equal(static.video[0], static.video[3]) and not static.velocity.any()

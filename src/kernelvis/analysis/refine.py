@@ -32,6 +32,7 @@ from kernelvis.geometry import summarize_direction
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.optimize.activation import explained_inplace_errors, kernel_activation
 from kernelvis.optimize.api import model_preprocessing
+from kernelvis.optimizers import Adam, MomentumSGD, linear_decay
 
 @dataclass
 class RefineResult:
@@ -184,11 +185,9 @@ def _ascend(starts: torch.Tensor, activations, penalties, lr: float, steps: int,
     """
     parameter = starts.detach().clone().requires_grad_(True)
     if isotropic:
-        optimizer = torch.optim.SGD([parameter], lr=lr, momentum=0.9)
+        optimizer = MomentumSGD(parameter, lr=lr, momentum=0.9)
     else:
-        optimizer = torch.optim.Adam([parameter], lr=lr)
-    # The rate falls linearly to 5 %: at a constant rate the iterates keep jittering by about lr.
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - 0.95 * step / max(steps, 1))
+        optimizer = Adam(parameter, lr=lr)
     floor = None
     kept = (float("inf"), 0, None, starts[0].detach().clone())  # (objective, candidate, activation, iterate)
 
@@ -201,12 +200,14 @@ def _ascend(starts: torch.Tensor, activations, penalties, lr: float, steps: int,
             if objectives[index] < kept[0]:
                 kept = (float(objectives[index]), int(index), float(values[index]), parameter[index].detach().clone())
 
-    for _ in range(steps):
+    for step in range(steps):
+        # The rate falls linearly to 5 %: at a constant rate the iterates keep jittering by about lr.
+        optimizer.lr = linear_decay(lr, step, steps)
         values = activations(parameter)
         losses = -values / scale + penalties(parameter)
         history.append(float(values.detach().max()))
         consider(values, losses)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         with explained_inplace_errors():
             losses.sum().backward()  # candidates are independent: each gets its own gradient
         if isotropic:
@@ -214,7 +215,6 @@ def _ascend(starts: torch.Tensor, activations, penalties, lr: float, steps: int,
                 rms = parameter.grad.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12)
                 parameter.grad /= rms.view(-1, *([1] * (parameter.ndim - 1)))
         optimizer.step()
-        schedule.step()
         if bounds is not None:
             with torch.no_grad():
                 parameter.clamp_(*bounds)

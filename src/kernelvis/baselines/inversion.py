@@ -26,6 +26,7 @@ import torch
 from kernelvis.errors import OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.optimize.activation import explained_inplace_errors, layer_output
+from kernelvis.optimizers import Adam, cosine_decay
 
 HALF_RANGE = 0.5
 """B: half the [0, 1] display range; pixels are measured as deviations from mid-grey in units of B."""
@@ -90,11 +91,11 @@ def invert(model: LoadedModel, layer: str, video: np.ndarray, config: InversionC
     target_energy = target.pow(2).sum().clamp_min(1e-12)
     generator = torch.Generator().manual_seed(config.seed)
     x = (0.5 + config.init_std * torch.randn(original.shape, generator=generator)).requires_grad_(True)
-    optimizer = torch.optim.Adam([x], lr=config.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.steps, 1), eta_min=config.lr * 0.01)
+    optimizer = Adam(x, lr=config.lr)
     history = np.zeros(config.steps, dtype=np.float32)
     for step in range(config.steps):
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.lr = cosine_decay(config.lr, step, config.steps)  # to 1 % of the rate
+        optimizer.zero_grad()
         with torch.enable_grad():
             feature_error = (layer_output(model, layer, x) - target).pow(2).sum() / target_energy
             loss = (feature_error + config.alpha_weight * alpha_prior(x, config.alpha)
@@ -104,7 +105,6 @@ def invert(model: LoadedModel, layer: str, video: np.ndarray, config: InversionC
             with explained_inplace_errors(model, layer):
                 loss.backward()
         optimizer.step()
-        schedule.step()
         history[step] = loss.item()
     reconstruction = x.detach().clamp(0, 1)
     with torch.no_grad():

@@ -27,6 +27,7 @@ from scipy.ndimage import uniform_filter
 from kernelvis.errors import BadInputError, KernelSilentError, OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.optimize.activation import explained_inplace_errors, layer_output
+from kernelvis.optimizers import Adam
 
 EPS = 1e-8
 
@@ -123,10 +124,10 @@ def suppress(model: LoadedModel, layer: str, kernel: int, clip: np.ndarray,
                             "zero): nothing to preserve; pick a clip it responds to")
 
     video = original.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([video], lr=config.lr)
+    optimizer = Adam(video, lr=config.lr)
     history, best_loss, best_step, best_video, since_best = [], float("inf"), 0, original.clone(), 0
     for step in range(config.steps):
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         maps = rectified_maps(model, layer, video, preprocessing)
         loss = suppression_loss(maps, reference_target, kernel, s0, r0, video, config)
         value = float(loss.detach())

@@ -32,7 +32,8 @@ def run(args) -> int:
 
     import torch
 
-    from kernelvis.analysis.audit import audit_verdict, natural_responses_like
+    from kernelvis.analysis.audit import natural_responses_like
+    from kernelvis.analysis.verdict import audit_verdict
     from kernelvis.commands.common import load_kernel_target, stage1_settings
     from kernelvis.errors import BadInputError
     from kernelvis.io import read_video, save_json

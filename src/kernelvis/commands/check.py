@@ -71,7 +71,7 @@ def run(args) -> int:
 
     import yaml
 
-    from kernelvis.analysis.audit import audit_share_line
+    from kernelvis.analysis.verdict import audit_share_line
     from kernelvis.errors import BadInputError
 
     results = Path(args.results)

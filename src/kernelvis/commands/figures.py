@@ -72,7 +72,7 @@ def _kernel(args) -> int:
     for required in (optimal_path, decomposition_path):
         if not required.is_file():
             raise BadInputError(f"{required} is missing: run `kernelvis optimize` and `kernelvis decompose` first")
-    from kernelvis.analysis.audit import combined_status
+    from kernelvis.analysis.verdict import combined_status
 
     summary_path = kernel_dir / "summary.json"
     if args.stages is not None:  # exactly the declared inputs: nothing stale from an earlier config leaks in
@@ -116,7 +116,7 @@ def _table(args) -> int:
 
     import sys
 
-    from kernelvis.analysis.audit import audit_share_line
+    from kernelvis.analysis.verdict import audit_share_line
 
     rows = write_summary_csv(args.summaries, args.out)
     print(f"wrote {args.out} ({len(rows)} kernels)")

@@ -83,7 +83,8 @@ def _audit(model, args, kernel: int, optimal, stage) -> dict:
     """Tuning sweep (into ``stage``) and the optimality audit, with stage 1's objective and preprocessing."""
     import math
 
-    from kernelvis.analysis.audit import audit_verdict, natural_responses_like
+    from kernelvis.analysis.audit import natural_responses_like
+    from kernelvis.analysis.verdict import audit_verdict
     from kernelvis.analysis.tuning import TuningConfig, save_tuning, tune_kernels
     from kernelvis.optimize.api import model_preprocessing
 

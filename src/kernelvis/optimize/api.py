@@ -24,6 +24,7 @@ from kernelvis.optimize.objectives import Objective, weighted_sum
 from kernelvis.optimize.param import make_param
 from kernelvis.optimize.transforms import TransformConfig, apply_transforms, draw_transforms
 from kernelvis.optimize.save import save_optimal  # noqa: F401  (part of this module's contract)
+from kernelvis.optimizers import Adam
 
 PREPROCESSINGS = ("native", "paper")
 EARLY_STOP_MIN_GAIN = 1e-3
@@ -168,7 +169,7 @@ def optimize_kernels(model: LoadedModel, layer: str, kernels: Sequence[int] | in
         return select_responses(output, kernels_of_elements, element_objectives)
 
     objective = weighted_sum([(1.0, response), *config.extra_terms]) if config.extra_terms else response
-    optimizer = torch.optim.Adam([param.tensor], lr=config.lr)
+    optimizer = Adam(param.tensor, lr=config.lr)
     early_stop = _EarlyStop(config.early_stop_patience, len(seeds))
     frozen = _Frozen(len(seeds))
 
@@ -184,7 +185,7 @@ def optimize_kernels(model: LoadedModel, layer: str, kernels: Sequence[int] | in
             if frozen.all_frozen():
                 break
             live = frozen.live.to(total.device)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             with explained_inplace_errors(model, layer):
                 (-torch.where(live, total, torch.zeros_like(total)).sum()).backward()
             param.tensor.grad = torch.nan_to_num(param.tensor.grad, nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,0 +1,73 @@
+"""The optimality audit's verdicts and a kernel's status, from measured numbers (no model, no torch).
+
+:mod:`kernelvis.analysis.audit` measures; this module decides what the measurements say, so the commands that
+only merge and draw (``figures``, ``check``) need neither torch nor a model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+STATUS_PRIORITY = ("diverged", "dead", "silent", "ok")
+"""When stages report different statuses for one kernel, the first of these wins."""
+
+
+
+def ratio(optimal: float, best: float) -> float | None:
+    """optimal / best where that means "how many times stronger" (best > 0); None otherwise."""
+    if not (math.isfinite(optimal) and math.isfinite(best)) or best <= 0:
+        return None
+    return optimal / best
+
+
+def audit_verdict(optimal_activation: float, best_stimulus_activation: float = math.nan,
+                  best_natural_activation: float = math.nan) -> dict:
+    """The audit's scalars: the two ratios and ``audit_pass`` (the optimal input reaches at least each
+    reference that was measured; no reference measured, or a NaN optimal activation, is no pass)."""
+    references = [value for value in (best_stimulus_activation, best_natural_activation) if math.isfinite(value)]
+    passed = math.isfinite(optimal_activation) and bool(references) and all(
+        optimal_activation >= value for value in references)
+    return {"optimal_activation": optimal_activation if math.isfinite(optimal_activation) else None,
+            "best_stimulus_activation": best_stimulus_activation if math.isfinite(best_stimulus_activation) else None,
+            "best_natural_activation": best_natural_activation if math.isfinite(best_natural_activation) else None,
+            "optimal_vs_best_grating": ratio(optimal_activation, best_stimulus_activation),
+            "optimal_vs_best_natural": ratio(optimal_activation, best_natural_activation),
+            "audit_pass": passed}
+
+
+def combined_status(statuses: Sequence[str | None]) -> str:
+    """The kernel's status from the statuses its stages reported (see :data:`STATUS_PRIORITY`)."""
+    present = {status for status in statuses if status}
+    return next((status for status in STATUS_PRIORITY if status in present), "ok")
+
+
+def audit_share(rows: Sequence[dict]) -> tuple[int, int, list[str]]:
+    """(passing, audited, names of the failing kernels) over summary rows; dead or diverged kernels, and rows
+    without an audit, are not audited."""
+    audited = [row for row in rows if row.get("audit_pass") not in (None, "")
+               and row.get("status", "ok") not in ("dead", "diverged")]
+    failing = [f"{row.get('layer')}/{int(float(row.get('kernel', -1)))}" for row in audited
+               if not _truthy(row["audit_pass"])]
+    return len(audited) - len(failing), len(audited), failing
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "1.0", "yes")
+    return bool(value)
+
+
+def audit_share_line(model_name: str, rows: Sequence[dict], warn_below: float = 0.9) -> list[str]:
+    """The log lines: ``demo: 12/12 kernels pass the optimality audit`` and, under ``warn_below``, a warning
+    naming the kernels that fail."""
+    passing, audited, failing = audit_share(rows)
+    lines = [f"{model_name}: {passing}/{audited} kernels pass the optimality audit"]
+    if audited and passing < warn_below * audited:
+        lines.append(f"WARNING: {model_name}: under {warn_below:.0%} of kernels pass the optimality audit; "
+                     f"failing: {', '.join(failing)}")
+    statuses = [f"{row.get('layer')}/{int(float(row.get('kernel', -1)))} {row['status']}" for row in rows
+                if row.get("status") not in (None, "", "ok")]
+    if statuses:
+        lines.append(f"{model_name}: kernels with a status: {', '.join(statuses)}")
+    return lines
