@@ -32,7 +32,7 @@ def _sync(device: str) -> None:
 def paper_shape_kernel(model, layer: str, kernel: int, config, paper_preprocessing: bool = False) -> float:
     """One kernel as the official code runs it; returns the final un-transformed activation.
     ``paper_preprocessing``: also feed the official code's ImageNet-normalized 32×224×224 upsampled clip."""
-    from kernelvis.optimize.activation import kernel_activation
+    from kernelvis.models.activation import kernel_activation
     from kernelvis.optimize.api import element_seeds
     from kernelvis.optimize.param import make_param
     from kernelvis.optimize.transforms import apply_transforms, draw_transforms

@@ -13,7 +13,7 @@ from kernelvis.errors import BadInputError
 from kernelvis.models.demo import DEMO_PREPROCESSING, build_demo_model
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.preprocessing import Preprocessing
-from kernelvis.optimize.activation import layer_output
+from kernelvis.models.activation import layer_output
 
 
 def tiny_chain() -> LoadedModel:

@@ -14,7 +14,7 @@ from kernelvis.data.synthetic import drifting_grating
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg
 from kernelvis.models.planted import PlantedUnit, planted_model
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.models.activation import kernel_activation
 
 
 def _kernel(results, layer, kernel, summary=None, tuning=None):

@@ -13,7 +13,7 @@ from kernelvis.errors import OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.planted import PlantedUnit, planted_model
 from kernelvis.models.preprocessing import Preprocessing
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.models.activation import kernel_activation
 from kernelvis.optimize.api import OptimizeConfig, optimize_kernels, save_optimal
 from kernelvis.optimize.objectives import channel_mean, weighted_sum
 from kernelvis.optimize.param import color_decorrelation_matrix, make_param, spectrum_scale

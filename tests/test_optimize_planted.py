@@ -13,7 +13,7 @@ import torch
 from kernelvis.data.synthetic import drifting_grating
 from kernelvis.geometry import angular_difference_deg, direction_deg_of
 from kernelvis.models.planted import PlantedUnit, planted_model
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.models.activation import kernel_activation
 from kernelvis.optimize.api import OptimizeConfig, optimize_kernels
 
 FRAMES, SIZE = 16, 20

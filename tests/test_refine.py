@@ -11,7 +11,7 @@ from kernelvis.analysis.refine import RefineConfig, refine, refined_arrays, rend
 from kernelvis.data.synthetic import drifting_grating, smooth_noise_texture
 from kernelvis.geometry import angular_difference_deg, unit_velocity
 from kernelvis.models.planted import PlantedUnit, planted_model
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.models.activation import kernel_activation
 
 FRAMES, SIZE, MARGIN = 16, 24, 16
 SPATIAL_FREQ, TEMPORAL_FREQ = 0.125, 0.125  # planted speed 1 px/frame

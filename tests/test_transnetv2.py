@@ -12,7 +12,7 @@ from kernelvis.cli import main
 from kernelvis.data.packaged import packaged_video_path
 from kernelvis.models.transnetv2 import packaged_weights_path, shot_logits
 from kernelvis.models.zoo import load_model, zoo_entry
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.models.activation import kernel_activation
 
 DEEP_LAYER = "SDDCNN.2.DDCNN.1.Conv3D_2.layers.1"
 
@@ -120,7 +120,7 @@ def test_missing_package_is_one_clear_line(monkeypatch):
 def test_rectified_objective_climbs_out_of_a_start_below_zero():
     """A first-block kernel whose response to grey is negative everywhere: the rectified mean is 0
     with no gradient at the start; its value stays 0 but ascent gets the plain mean's direction."""
-    from kernelvis.optimize.activation import select_response
+    from kernelvis.models.activation import select_response
 
     maps = torch.full((1, 2, 3, 4, 4), -1.0, requires_grad=True)
     value = select_response(maps, [1], "rectified")

@@ -20,7 +20,7 @@ import torch
 
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.preprocessing import Preprocessing
-from kernelvis.optimize.activation import layer_output, select_response
+from kernelvis.models.activation import layer_output, select_response
 
 @dataclass(frozen=True)
 class NaturalResponses:

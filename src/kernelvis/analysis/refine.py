@@ -30,7 +30,7 @@ from kernelvis.decompose.losses import total_variation
 from kernelvis.errors import OptimizationDivergedError
 from kernelvis.geometry import summarize_direction
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import explained_inplace_errors, kernel_activation
+from kernelvis.models.activation import explained_inplace_errors, kernel_activation
 from kernelvis.optimize.api import model_preprocessing
 from kernelvis.optimizers import Adam, MomentumSGD, linear_decay
 

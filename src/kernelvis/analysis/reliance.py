@@ -41,7 +41,7 @@ import torch
 
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.preprocessing import Preprocessing
-from kernelvis.optimize.activation import kernel_activation
+from kernelvis.models.activation import kernel_activation
 
 CLIPS = ("optimal", "recon", "static", "neutral_motion", "reversed", "baseline")
 INDICES = ("texture_reliance", "motion_reliance", "direction_reversal_drop")

@@ -2,7 +2,7 @@
 
 A sweep shows the model drifting gratings (every direction × a few spatial and temporal
 frequencies), random-dot fields (every direction × a few speeds) and one blank (uniform mid-grey)
-clip. The response is the kernel's channel mean (:func:`kernelvis.optimize.activation.select_response`,
+clip. The response is the kernel's channel mean (:func:`kernelvis.models.activation.select_response`,
 the same objective stage 1 maximizes). Stimuli are rendered chunk by chunk and each chunk goes
 through the model once, up to the target layer, for every kernel asked about.
 
@@ -35,7 +35,7 @@ from kernelvis.data.synthetic import drifting_grating, frame_hw, plaid, random_d
 from kernelvis.geometry import direction_deg_of
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.preprocessing import Preprocessing, clip_frame_shape
-from kernelvis.optimize.activation import layer_output, select_response
+from kernelvis.models.activation import layer_output, select_response
 
 GRATING, PLAID, DOTS, BLANK = "grating", "plaid", "dots", "blank"
 BLANK_LEVEL = 0.5

@@ -20,7 +20,7 @@ from kernelvis.baselines.deconvnet import override_relu_backward, project
 from kernelvis.data.kinetics import load_clip_set
 from kernelvis.errors import BadInputError
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import explained_inplace_errors, layer_output
+from kernelvis.models.activation import explained_inplace_errors, layer_output
 
 def load_clips(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """A clip set ``clips.npz`` (``kernelvis synthetic-clips`` / ``sample-clips``): clips

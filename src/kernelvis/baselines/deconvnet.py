@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from kernelvis.errors import BadInputError
 from kernelvis.models.layers import resolve_layer, run_to_layer
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import explained_inplace_errors, layer_output
+from kernelvis.models.activation import explained_inplace_errors, layer_output
 
 CHAIN_TYPES = (nn.Conv3d, nn.BatchNorm3d, nn.ReLU, nn.MaxPool3d)
 

@@ -29,7 +29,7 @@ from kernelvis.data import synthetic
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import unit_velocity
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import layer_output
+from kernelvis.models.activation import layer_output
 
 QUANTILE = 0.005
 IOU_THRESHOLD = 0.04

@@ -25,7 +25,7 @@ import torch
 
 from kernelvis.errors import OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import explained_inplace_errors, layer_output
+from kernelvis.models.activation import explained_inplace_errors, layer_output
 from kernelvis.optimizers import Adam, cosine_decay
 
 HALF_RANGE = 0.5

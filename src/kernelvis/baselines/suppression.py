@@ -26,7 +26,7 @@ from scipy.ndimage import uniform_filter
 
 from kernelvis.errors import BadInputError, KernelSilentError, OptimizationDivergedError
 from kernelvis.models.loaded import LoadedModel
-from kernelvis.optimize.activation import explained_inplace_errors, layer_output
+from kernelvis.models.activation import explained_inplace_errors, layer_output
 from kernelvis.optimizers import Adam
 
 EPS = 1e-8

@@ -37,7 +37,7 @@ def run(args) -> int:
     from kernelvis.commands.common import load_kernel_target, stage1_settings
     from kernelvis.errors import BadInputError
     from kernelvis.io import read_video, save_json
-    from kernelvis.optimize.activation import kernel_activation
+    from kernelvis.models.activation import kernel_activation
     from kernelvis.optimize.api import model_preprocessing
     from kernelvis.provenance import make_provenance
 

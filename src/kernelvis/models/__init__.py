@@ -1,4 +1,4 @@
-"""Model zoo, layer/kernel addressing and run-to-layer.
+"""Model zoo, layer/kernel addressing, run-to-layer and a kernel's response (:mod:`kernelvis.models.activation`).
 
 ``load_model(spec, weights=None)`` (in :mod:`kernelvis.models.zoo`) returns a :class:`LoadedModel`.
 """

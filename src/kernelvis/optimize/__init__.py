@@ -5,6 +5,8 @@ transforms, objectives, the optimization loop).
   batch), ``OptimalInput``, ``save_optimal``;
 - :mod:`~kernelvis.optimize.param`: ``pixel`` and ``fourier`` parameterizations;
 - :mod:`~kernelvis.optimize.transforms`: per-step, per-element jitter/scale/rotation/temporal offset;
-- :mod:`~kernelvis.optimize.objectives`: channel mean, centre neuron, weighted sums;
-- :mod:`~kernelvis.optimize.activation`: the one kernel-response function every stage uses.
+- :mod:`~kernelvis.optimize.objectives`: channel mean, centre neuron, weighted sums.
+
+The kernel's response itself (run to the layer, select the kernel) is :mod:`kernelvis.models.activation`,
+shared with every later stage and the baselines.
 """

@@ -19,7 +19,7 @@ from kernelvis.models.layers import check_kernels
 from kernelvis.models.linearity import probe_kernels, resolve_objective
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.preprocessing import Preprocessing, clip_frame_shape
-from kernelvis.optimize.activation import explained_inplace_errors, layer_output, select_responses
+from kernelvis.models.activation import explained_inplace_errors, layer_output, select_responses
 from kernelvis.optimize.objectives import Objective, weighted_sum
 from kernelvis.optimize.param import make_param
 from kernelvis.optimize.transforms import TransformConfig, apply_transforms, draw_transforms

@@ -6,7 +6,7 @@ It returns one value per element, to be MAXIMIZED. Because it sees the whole bat
 couple elements (diversity) or look at the other channels (suppression of the rest of the layer).
 
 The kernel's *activation* (what is reported and used to pick the best restart) is always the plain
-response from :func:`kernelvis.optimize.activation.select_response`; extra terms only shape the search.
+response from :func:`kernelvis.models.activation.select_response`; extra terms only shape the search.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from kernelvis.optimize.activation import OBJECTIVES, select_response
+from kernelvis.models.activation import OBJECTIVES, select_response
 
 Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
