@@ -8,6 +8,7 @@ import pytest
 from kernelvis.cli import main
 from kernelvis.data import synthetic
 from kernelvis.decompose.save import FILES, load_decomposition
+from kernelvis.render.decomposition import FILES as PICTURES
 from kernelvis.io import write_gif, write_mp4
 
 FAST_OPTIONS = ["--steps", "10"]
@@ -31,7 +32,7 @@ def test_npz_gif_and_mp4_inputs_give_matching_results(tmp_path, clip):
     results = {}
     for suffix in ("npz", "gif", "mp4"):
         assert run_decompose(tmp_path / f"clip.{suffix}", tmp_path / suffix) == 0
-        assert sorted(p.name for p in (tmp_path / suffix).iterdir()) == sorted(FILES)
+        assert sorted(p.name for p in (tmp_path / suffix).iterdir()) == sorted(FILES + PICTURES)
         results[suffix] = (load_decomposition(tmp_path / suffix / "decomposition.npz"),
                            json.loads((tmp_path / suffix / "summary.json").read_text()))
     reference, reference_summary = results["npz"]

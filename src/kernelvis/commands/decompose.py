@@ -118,12 +118,22 @@ def optimal_metadata(path) -> dict:
         return {key: archive[key].item() for key in OPTIONAL_NPZ_KEYS if key in archive.files}
 
 
+def write_decomposition(decomposition, out_dir, summary: dict, motion_scale: float | None = None, summary_path=None):
+    """What stage 2 leaves in a kernel directory: ``decomposition.npz``, its pictures (static.png, motion.gif,
+    recon.gif, arrows.png) and ``summary`` plus the motion scale drawn, merged into ``summary_path`` (default
+    ``out_dir/summary.json``). Returns the summary path."""
+    from kernelvis.decompose.save import save_decomposition
+    from kernelvis.render.decomposition import render_decomposition
+
+    scale = render_decomposition(decomposition, out_dir, motion_scale)
+    return save_decomposition(decomposition, out_dir, {**summary, "motion_scale_px_per_frame": scale}, summary_path)
+
+
 def run(args) -> int:
     import shutil
     from pathlib import Path
 
     from kernelvis.decompose.fit import decompose_video
-    from kernelvis.decompose.save import save_decomposition
     from kernelvis.decompose.stats import motion_summary
     from kernelvis.io import read_video, staged_directory
 
@@ -135,8 +145,7 @@ def run(args) -> int:
     with staged_directory(out_dir) as stage:
         if args.summary is None and (out_dir / "summary.json").is_file():
             shutil.copy2(out_dir / "summary.json", stage / "summary.json")  # merge, then replace atomically
-        summary_path = save_decomposition(decomposition, stage, summary, args.motion_scale,
-                                          summary_path=args.summary)
+        summary_path = write_decomposition(decomposition, stage, summary, args.motion_scale, args.summary)
     print(f"{args.video}: direction {summary['direction_deg']:.1f} deg, speed {summary['speed_px_per_frame']:.3f} "
           f"px/frame, strength {summary['direction_strength']:.2f}, change shares motion {summary['motion_share']:.2f} "
           f"/ appearance {summary['appearance_share']:.2f} / residual {summary['residual_share']:.2f}, "

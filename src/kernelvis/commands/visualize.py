@@ -35,11 +35,10 @@ def run(args) -> int:
 
     from kernelvis.analysis.refine import refine, refined_arrays
     from kernelvis.analysis.reliance import reliance_activations, reliance_summary
-    from kernelvis.commands.decompose import decompose_config_from_args
+    from kernelvis.commands.decompose import decompose_config_from_args, write_decomposition
     from kernelvis.commands.optimize import optimize_config_from_args
     from kernelvis.commands.refine import refine_config_from_args, write_refined
     from kernelvis.decompose.fit import decompose_video
-    from kernelvis.decompose.save import save_decomposition
     from kernelvis.decompose.stats import motion_summary
     from kernelvis.io import staged_directory, update_json
     from kernelvis.commands.common import load_kernel_target
@@ -58,7 +57,7 @@ def run(args) -> int:
         args.objective = optimal.objective  # every later measurement uses what stage 1 maximized
         refine_config = refine_config_from_args(args)
         decomposition = decompose_video(optimal.video, decompose_config)
-        save_decomposition(decomposition, stage, motion_summary(optimal.video, decomposition), args.motion_scale)
+        write_decomposition(decomposition, stage, motion_summary(optimal.video, decomposition), args.motion_scale)
         if refine_config.steps > 0:
             refined = refine(model, args.layer, kernel, decomposition.static_canvas, decomposition.displacement,
                              decomposition.margin_px, refine_config)
