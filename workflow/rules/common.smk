@@ -1,8 +1,15 @@
 # Config validation, wildcard constraints and input helpers. No science here: rules call `kernelvis`.
 import re
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
+
+try:  # the per-kernel stages, in merge order: one list for `kernelvis visualize` and these rules (torch-free import)
+    from kernelvis.pipeline import STAGES as KERNEL_STAGES
+except ImportError:  # snakemake run from an environment without kernelvis (e.g. --sdm conda): read the source tree
+    sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+    from kernelvis.pipeline import STAGES as KERNEL_STAGES
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -88,20 +95,19 @@ def baseline_options(method):
 def kernel_summary_inputs(wildcards):
     """The arrays the panel is drawn from and, in merge order, every stage JSON that goes into summary.json."""
     kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
-    inputs = {
-        "optimal": f"{kdir}/optimal.npz",
-        "decomposition": f"{kdir}/decomposition.npz",
-        "stage_optimize": f"{kdir}/stage_optimize.json",
-        "stage_decompose": f"{kdir}/stage_decompose.json",
-    }
-    if stage_enabled("refine"):
-        inputs["stage_refine"] = f"{kdir}/stage_refine.json"
-    if stage_enabled("tuning"):
-        inputs["stage_tuning"] = f"{kdir}/stage_tuning.json"
-    if baseline_enabled("deconvnet"):
-        inputs["stage_deconvnet"] = f"{kdir}/stage_deconvnet.json"
-    inputs["stage_audit"] = f"{kdir}/stage_audit.json"
+    inputs = {"optimal": f"{kdir}/optimal.npz", "decomposition": f"{kdir}/decomposition.npz"}
+    for stage in KERNEL_STAGES:
+        if kernel_stage_enabled(stage):
+            inputs[f"stage_{stage}"] = f"{kdir}/stage_{stage}.json"
     return inputs
+
+
+def kernel_stage_enabled(stage):
+    """A per-kernel stage runs unless switched off: `STAGE: {enabled: false}`, or for the classic methods
+    `baselines: {STAGE: {enabled: ...}}` (off unless enabled)."""
+    if stage == "deconvnet" or stage in config.get("baselines", {}):
+        return baseline_enabled(stage)
+    return stage_enabled(stage)
 
 
 def audit_inputs(wildcards):

@@ -74,14 +74,11 @@ def _load_stage_outputs(out_dir):
 def run(args) -> int:
     from pathlib import Path
 
-    from kernelvis.baselines.dataset_examples import dataset_examples, load_clips
+    from kernelvis.baselines.dataset_examples import load_clips
     from kernelvis.errors import BadInputError
-    from kernelvis.io import save_npz, staged_directory, update_json, write_gif
+    from kernelvis.io import update_json
     from kernelvis.models import check_kernels, resolve_layer
     from kernelvis.models.zoo import load_model
-    from kernelvis.render.baseline_figures import (comparison_figure, dataset_examples_figure, deconv_figure,
-                                                   tube_grid_video)
-    from kernelvis.render.savefig import save_figure
 
     model = load_model(args.model, weights=args.weights)
     if args.filters:
@@ -96,15 +93,37 @@ def run(args) -> int:
     out_dir = Path(args.out)
     stage_outputs = _load_stage_outputs(out_dir) if args.compare else None
     clips, labels = load_clips(args.clips)
+    summary, examples = write_dataset_examples(model, args.layer, kernel, clips, labels, out_dir, stage_outputs,
+                                               top=args.top, batch_size=args.batch_size, mode=args.mode, seed=args.seed)
+    update_json(Path(args.summary) if args.summary else out_dir / "summary.json", summary)
+    ratio_text = f", natural/optimal {summary['natural_to_optimal_ratio']:.3f}" if "natural_to_optimal_ratio" in summary else ""
+    print(f"{model.name} {args.layer} kernel {kernel}: top clips {examples.indices.tolist()}, best max "
+          f"{examples.max_activations[0]:.4g}, natural (channel mean) {examples.natural_activation:.4g}{ratio_text} "
+          f"-> {out_dir}")
+    return 0
+
+
+def write_dataset_examples(model, layer: str, kernel: int, clips, labels, out_dir, stage_outputs: dict | None = None,
+                           top: int = 9, batch_size: int = 8, mode: str = "autograd", seed: int = 0):
+    """The kernel's top clips of ``clips`` (brought to the model's native shape) with their DeconvNet projections:
+    dataset_examples.npz/.png/.gif and deconv.png into ``out_dir`` (atomically), and with ``stage_outputs``
+    (optimal_video, optimal_activation, decomposition_static, decomposition_velocity) comparison.png.
+    Returns (the scalars for the summary, the :class:`~kernelvis.baselines.dataset_examples.DatasetExamples`)."""
+    from kernelvis.baselines.dataset_examples import dataset_examples
+    from kernelvis.io import save_npz, staged_directory, write_gif
+    from kernelvis.render.baseline_figures import (comparison_figure, dataset_examples_figure, deconv_figure,
+                                                   tube_grid_video)
+    from kernelvis.render.savefig import save_figure
+
     native = (model.preprocessing.frames, *model.preprocessing.frame_shape)
     if tuple(clips.shape[1:4]) != native:  # e.g. the 48×48 clip set for TransNetV2's 27×48: crop to its aspect, resize
         from kernelvis.analysis.faithfulness import fit_clips
 
         clips = fit_clips(clips, native[0], native[1:])
-    examples = dataset_examples(model, args.layer, kernel, clips, labels, top=args.top, batch_size=args.batch_size,
-                                mode=args.mode, seed=args.seed)
-    title = f"{model.name} {args.layer} kernel {kernel}"
-    summary = {"model": model.name, "layer": args.layer, "kernel": kernel,
+    examples = dataset_examples(model, layer, kernel, clips, labels, top=top, batch_size=batch_size, mode=mode,
+                                seed=seed)
+    title = f"{model.name} {layer} kernel {kernel}"
+    summary = {"model": model.name, "layer": layer, "kernel": kernel,
                "natural_activation": examples.natural_activation,
                "natural_max_activation": examples.natural_max_activation,
                "natural_activation_clip": examples.natural_activation_index}
@@ -124,8 +143,4 @@ def run(args) -> int:
                                           stage_outputs["decomposition_velocity"], examples.crops,
                                           examples.projection_crops, optimal_activation, examples.natural_activation,
                                           title=title), staging / "comparison.png")
-    update_json(Path(args.summary) if args.summary else out_dir / "summary.json", summary)
-    ratio_text = f", natural/optimal {summary['natural_to_optimal_ratio']:.3f}" if "natural_to_optimal_ratio" in summary else ""
-    print(f"{title}: top clips {examples.indices.tolist()}, best max {examples.max_activations[0]:.4g}, "
-          f"natural (channel mean) {examples.natural_activation:.4g}{ratio_text} -> {out_dir}")
-    return 0
+    return summary, examples

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 HELP = "assemble per-kernel panels, summary tables and per-model figures"
-STAGE_ORDER = ("optimize", "decompose", "refine", "tuning", "deconvnet", "audit")
 
 
 def _motion_scale(text: str) -> float | None:
@@ -79,7 +78,9 @@ def _kernel(args) -> int:
         stage_paths = [Path(path) for path in args.stages]
         summary = {}
     else:
-        stage_paths = [kernel_dir / f"stage_{stage}.json" for stage in STAGE_ORDER]
+        from kernelvis.pipeline import STAGES
+
+        stage_paths = [kernel_dir / f"stage_{stage}.json" for stage in STAGES]
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     statuses, details = [], []
     for stage_path in stage_paths:  # later stages win where keys repeat
