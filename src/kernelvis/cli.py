@@ -43,7 +43,9 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kernelvis",
-        description="What the kernels of 3D video networks respond to: texture and motion.")
+        description="What the kernels of 3D video networks respond to: texture and motion.",
+        epilog="Each command's options show its own defaults; the workflow passes config/config.yaml's instead. "
+               "Both, and which applies when: docs/defaults.md.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_path in COMMANDS.items():
         try:
