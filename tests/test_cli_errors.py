@@ -114,3 +114,48 @@ def test_building_the_command_line_imports_no_torch():
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, f"imported while building the parser: {result.stdout}{result.stderr}"
+
+
+def _all_options():
+    """(command, option string, argparse action) for every option of every command and `figures` subcommand."""
+    import argparse
+
+    from kernelvis.cli import build_parser
+
+    def walk(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from walk(sub, f"{name} {sub_name}".strip())
+            for option in action.option_strings:
+                yield name, option, action
+
+    yield from walk(build_parser(), "")
+
+
+def test_one_cli_grammar_over_every_command():
+    """An option means the same in every command: --out is a directory (a file is --out-file or a named option),
+    --clips is a clip-set path (counts have their own names), and no command has --dir."""
+    options = list(_all_options())
+    assert len({command for command, _, _ in options}) > 20  # every command was walked, figures' included
+    for command, option, action in options:
+        where = f"kernelvis {command} {option}"
+        assert option != "--dir", f"{where}: a directory is --out DIR"
+        if option == "--out":
+            assert action.metavar == "DIR" and "directory" in (action.help or ""), f"{where}: --out is a directory"
+        if option == "--clips":
+            assert action.type is None and action.nargs is None, f"{where}: --clips is a clip set path"
+        if option == "--out-file":
+            assert action.metavar != "DIR", where
+    commands_with = lambda name: {command for command, option, _ in options if option == name}  # noqa: E731
+    assert commands_with("--index") <= commands_with("--clips")  # one clip is --clips PATH --index N|best
+    for name in ("--clip", "--video", "--dir"):
+        assert not commands_with(name)
+
+
+def test_refine_reads_explicit_inputs_and_writes_into_out():
+    from kernelvis.cli import build_parser
+
+    args = build_parser().parse_args(["refine", "--model", "planted", "--layer", "energy", "--kernel", "0", "--out",
+                                      "k", "--optimal", "a/optimal.npz", "--decomposition", "b/decomposition.npz"])
+    assert (args.out, args.optimal, args.decomposition) == ("k", "a/optimal.npz", "b/decomposition.npz")

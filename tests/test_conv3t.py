@@ -153,7 +153,7 @@ def test_train_3t_learns_the_motion_task_at_reduced_size(tmp_path):
 
     out = tmp_path / "demo3t.pt"
     classes = ["translate_000", "translate_090", "translate_180", "translate_270"]
-    assert main(["train-3t", "--out", str(out), "--classes", *classes, "--epochs", "6", "--clips-per-class", "48",
+    assert main(["train-3t", "--out-file", str(out), "--classes", *classes, "--epochs", "6", "--clips-per-class", "48",
                  "--heldout-per-class", "16", "--frames", "8", "--size", "24", "--textures", "noise",
                  "--batch-size", "16"]) == 0
     record = json.loads(out.with_suffix(".json").read_text())

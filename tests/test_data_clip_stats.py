@@ -44,7 +44,7 @@ def test_colour_covariance_and_its_square_root_are_recovered():
 def test_clip_stats_command_round_trip(tmp_path):
     clips = np.round(planted_clips(1.2, count=3) * 255).astype(np.uint8)
     save_clip_set(ClipSet(clips, np.zeros(3, np.int64), ["all"], ["0", "1", "2"], []), tmp_path / "clips.npz")
-    assert main(["clip-stats", str(tmp_path / "clips.npz"), "--out", str(tmp_path / "stats.json")]) == 0
+    assert main(["clip-stats", str(tmp_path / "clips.npz"), "--out-file", str(tmp_path / "stats.json")]) == 0
     stats = load_clip_stats(tmp_path / "stats.json")
     assert stats.color_sqrt_cov.shape == (3, 3) and stats.spectral_slope == pytest.approx(1.2, abs=0.2)
     with pytest.raises(BadInputError, match="not found"):

@@ -124,7 +124,7 @@ def test_sample_clips_command_writes_clips_and_manifest(kinetics_root, tmp_path,
     out, manifest = tmp_path / "data" / "clips.npz", tmp_path / "data" / "manifest.csv"
     code = main(["sample-clips", "--root", str(kinetics_root), "--annotations", str(kinetics_root / "val.csv"),
                  "--split", "val", "--classes", "b", "c", "--per-class", "3", "--frames", "2", "--stride", "1",
-                 "--size", "8", "--seed", "1", "--out", str(out), "--manifest", str(manifest)])
+                 "--size", "8", "--seed", "1", "--out-file", str(out), "--manifest", str(manifest)])
     assert code == 0 and "1 missing" in capsys.readouterr().out
     clip_set = load_clip_set(out)
     assert clip_set.clips.shape == (4, 2, 8, 8, 3) and clip_set.class_names == ["b", "c"]
@@ -132,7 +132,7 @@ def test_sample_clips_command_writes_clips_and_manifest(kinetics_root, tmp_path,
         rows = list(csv.DictReader(handle))
     assert len(rows) == 6 and list(rows[0]) == ["label", "id", "start", "end", "path", "status", "sha256"]
     failed_out = tmp_path / "nothing" / "clips.npz"
-    code = main(["sample-clips", "--root", str(tmp_path / "empty_nowhere"), "--out", str(failed_out)])
+    code = main(["sample-clips", "--root", str(tmp_path / "empty_nowhere"), "--out-file", str(failed_out)])
     assert code == 1 and not failed_out.exists()
 
 

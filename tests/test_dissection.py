@@ -140,7 +140,7 @@ def test_dissect_command(tmp_path):
         "    net.kernelvis_preprocessing = Preprocessing(frames=6, size=24)\n"
         "    return net\n")
     out = tmp_path / "dissection"
-    assert main(["dissect", "--model", f"{tmp_path / 'red.py'}:build", "--layers", "clamp", "--clips", "8",
+    assert main(["dissect", "--model", f"{tmp_path / 'red.py'}:build", "--layers", "clamp", "--n-clips", "8",
                  "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out / "dissection.csv")))
     assert [(r["kernel"], r["concept"], r["detector"]) for r in rows][0] == ("0", "red", "True")

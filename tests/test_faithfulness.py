@@ -120,7 +120,7 @@ def test_faithfulness_command_with_explicit_summaries_as_the_workflow_calls_it(t
                  str(toy_results / "toy" / "conv2" / "kernel_0001" / "summary.json")]
     out, figure = tmp_path / "f.csv", tmp_path / "fig" / "f.png"
     assert main(["faithfulness", "--model", "demo", "--model-name", "toy", "--summaries", *summaries,
-                 "--out", str(out), "--figure", str(figure)]) == 0
+                 "--out-file", str(out), "--figure", str(figure)]) == 0
     with open(out) as handle:
         table = list(csv.DictReader(handle))
     assert [(row["layer"], row["kernel"], row["agrees"]) for row in table] == [("conv10", "5", "1"), ("conv2", "1", "0")]

@@ -115,8 +115,8 @@ def test_training_is_deterministic_for_a_seed():
 
 def test_train_demo_command_writes_a_zoo_loadable_checkpoint_and_metrics(tmp_path, capsys):
     out = tmp_path / "demo" / "demo_model.pt"
-    code = main(["train-demo", "--out", str(out), "--epochs", "1", "--clips", "1", "--heldout-clips", "1",
-                 "--seed", "3"])
+    code = main(["train-demo", "--out-file", str(out), "--epochs", "1", "--clips-per-class", "1",
+                 "--heldout-per-class", "1", "--seed", "3"])
     assert code == 0 and "held-out accuracy" in capsys.readouterr().out
     metrics = json.loads(out.with_suffix(".json").read_text())
     assert metrics["heldout_clips"] == 13 and 0.0 <= metrics["heldout_accuracy"] <= 1.0
@@ -125,6 +125,6 @@ def test_train_demo_command_writes_a_zoo_loadable_checkpoint_and_metrics(tmp_pat
     loaded = load_model("demo", weights=out)
     assert loaded.module.fc.out_features == 13
     failing = tmp_path / "fail" / "demo_model.pt"
-    code = main(["train-demo", "--out", str(failing), "--epochs", "1", "--clips", "1", "--heldout-clips", "1",
-                 "--min-accuracy", "1.01"])
+    code = main(["train-demo", "--out-file", str(failing), "--epochs", "1", "--clips-per-class", "1",
+                 "--heldout-per-class", "1", "--min-accuracy", "1.01"])
     assert code == 1 and not failing.exists() and not failing.with_suffix(".json").exists()

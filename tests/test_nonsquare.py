@@ -123,10 +123,10 @@ def test_sample_clips_merges_real_windows_after_the_real_clips_with_hashes(tmp_p
 
     base = tmp_path / "base"
     assert main(["synthetic-clips", "--per-class", "1", "--frames", "8", "--size", "24",
-                 "--out", str(base / "clips.npz")]) == 0
+                 "--out-file", str(base / "clips.npz")]) == 0
     out = tmp_path / "all" / "clips.npz"
     assert main(["sample-clips", "--packaged", "bigbuckbunny", "--per-class", "3", "--frames", "8", "--stride", "2",
-                 "--size", "24", "--with-clips", str(base / "clips.npz"), "--out", str(out)]) == 0
+                 "--size", "24", "--with-clips", str(base / "clips.npz"), "--out-file", str(out)]) == 0
     clip_set = load_clip_set(out)
     manifest = read_manifest(out.with_name("manifest.csv"))
     assert clip_set.clips.shape == (3 + 13, 8, 24, 24, 3)

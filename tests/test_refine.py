@@ -108,7 +108,7 @@ def test_refine_command_writes_outputs_and_summary(tmp_path, capsys):
     with torch.no_grad():
         video = render(torch.from_numpy(canvas), torch.from_numpy(displacement), MARGIN)[0].permute(1, 2, 3, 0).numpy()
     spec = _planted_file(tmp_path)
-    arguments = ["refine", "--model", spec, "--layer", "energy", "--kernel", "0", "--dir", str(kernel_dir), "--steps", "3"]
+    arguments = ["refine", "--model", spec, "--layer", "energy", "--kernel", "0", "--out", str(kernel_dir), "--steps", "3"]
     assert main(arguments) == 1  # nothing to refine yet: one clear line, no output
     assert "optimal.npz" in capsys.readouterr().err and not kernel_dir.exists()
     save_npz(kernel_dir / "optimal.npz", video=video, activation=np.float32(0.0))
@@ -131,6 +131,13 @@ def test_refine_command_writes_outputs_and_summary(tmp_path, capsys):
     assert main(arguments + ["--kernel", "1", "--summary", str(tmp_path / "stage_refine.json")]) == 0
     stage = json.loads((tmp_path / "stage_refine.json").read_text())
     assert stage["kernel"] == 1 and stage["motion_reliance"] < 0.2
+    # what it reads can be named: --optimal/--decomposition elsewhere, the outputs go to --out only
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["refine", "--model", spec, "--layer", "energy", "--kernel", "0", "--out", str(elsewhere),
+                 "--optimal", str(kernel_dir / "optimal.npz"), "--decomposition", str(kernel_dir / "decomposition.npz"),
+                 "--steps", "1"]) == 0
+    assert sorted(path.name for path in elsewhere.iterdir()) == sorted(
+        ["motion_refined.gif", "refined.npz", "summary.json", "texture.png"])
 
 
 def test_after_stages_one_and_two_the_planted_motion_is_recovered():

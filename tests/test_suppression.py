@@ -119,7 +119,7 @@ def test_cli_writes_suppressed_clip_and_metrics(tmp_path, monkeypatch):
                           "        conv.weight.fill_(-0.5 / 27); conv.weight[0, 0] = 1 / 27; conv.weight[1, 1] = 1 / 27\n"
                           "    return nn.Sequential(conv)\n")
     out = tmp_path / "out"
-    args = ["suppress", "--model", f"{model_file}:build", "--layer", "0", "--kernel", "1", "--clip",
+    args = ["suppress", "--model", f"{model_file}:build", "--layer", "0", "--kernel", "1", "--clips",
             str(tmp_path / "clips.npz"), "--index", "0", "--out", str(out), "--steps", "30"]
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["comparison.gif", "suppressed.gif", "suppressed.npz",
@@ -127,8 +127,9 @@ def test_cli_writes_suppressed_clip_and_metrics(tmp_path, monkeypatch):
     record = json.loads((out / "suppression.json").read_text())
     assert record["kernel"] == 1 and record["rest_remaining_fraction"] < 0.5
     assert read_video(out / "suppressed.npz").shape == clip.shape  # what `kernelvis decompose` reads
-    # Bad input: no --index for a collection, kernel out of range; nothing written.
-    assert main(args[:-6] + ["--out", str(tmp_path / "bad"), "--steps", "3"]) == 1
-    assert main(["suppress", "--model", f"{model_file}:build", "--layer", "0", "--kernel", "2", "--clip",
+    # Bad input: --index past the clip set, not a number, kernel out of range; nothing written.
+    assert main(args[:-6] + ["--index", "9", "--out", str(tmp_path / "bad"), "--steps", "3"]) == 1
+    assert main(args[:-6] + ["--index", "first", "--out", str(tmp_path / "bad"), "--steps", "3"]) == 1
+    assert main(["suppress", "--model", f"{model_file}:build", "--layer", "0", "--kernel", "2", "--clips",
                  str(tmp_path / "clips.npz"), "--index", "0", "--out", str(tmp_path / "bad")]) == 1
     assert not (tmp_path / "bad").exists()

@@ -262,7 +262,7 @@ def test_offline_without_the_file_names_it_where_it_goes_and_where_it_comes_from
 def test_cli_offline_error_is_one_line(torch_home, capsys):
     assert cli_main(["layers", "--model", NAME, "--layer", CONV0]) == 0  # listing needs no weights
     capsys.readouterr()
-    code = cli_main(["fetch-weights", "--model", NAME, "--out", str(torch_home.parent / "out" / FILE)])
+    code = cli_main(["fetch-weights", "--model", NAME, "--out-file", str(torch_home.parent / "out" / FILE)])
     captured = capsys.readouterr()
     assert code != 0
     lines = [line for line in captured.err.splitlines() if line.strip()]

@@ -158,7 +158,7 @@ def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_pat
     (kernel_dir / "stage_stale.json").write_text(json.dumps({"dsi": 123.0}))
     (kernel_dir / "stage_tuning.json").write_text(json.dumps({"dsi": 123.0}))  # left over from an older config
     stages = [str(kernel_dir / f"stage_{name}.json") for name in ("optimize", "decompose", "audit")]
-    result = subprocess.run([str(BIN / "kernelvis"), "figures", "kernel", "--dir", str(kernel_dir), "--stages", *stages],
+    result = subprocess.run([str(BIN / "kernelvis"), "figures", "kernel", "--out", str(kernel_dir), "--stages", *stages],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     summary = json.loads((kernel_dir / "summary.json").read_text())

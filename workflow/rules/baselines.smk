@@ -161,7 +161,7 @@ rule suppress:
         gpu=config["resources"]["gpu"],
     shell:
         "(OMP_NUM_THREADS={threads} kernelvis suppress --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --clip {input.clips} {params.clip}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --clips {input.clips} {params.clip}"
         " --optimal {input.optimal} --resize --device {params.device} --out $(dirname {output.video}) {params.options}"
         " && kernelvis decompose {output.video} --out $(dirname {output.decomposition})"
         " --steps {params.decompose_steps} --device {params.device} {params.decompose_options}) > {log} 2>&1"

@@ -25,7 +25,7 @@ if config["data"]["source"] == "synthetic":
         log:
             "logs/data/synthetic_clips.log",
         shell:
-            "kernelvis synthetic-clips --out {output.clips} --manifest {output.manifest}"
+            "kernelvis synthetic-clips --out-file {output.clips} --manifest {output.manifest}"
             " --per-class {params.per_class} --frames {params.frames} --size {params.size}"
             " --seed {params.seed} > {log} 2>&1"
 
@@ -60,7 +60,7 @@ else:
             "kernelvis sample-clips --root {params.root} {params.annotations} --split {params.split}"
             " --classes {params.classes} --per-class {params.per_class} --frames {params.frames}"
             " --stride {params.stride} --size {params.size} --seed {params.seed}"
-            " --out {output.clips} --manifest {output.manifest} > {log} 2>&1"
+            " --out-file {output.clips} --manifest {output.manifest} > {log} 2>&1"
 
 
 if PACKAGED_VIDEOS:
@@ -88,7 +88,7 @@ if PACKAGED_VIDEOS:
         shell:
             "kernelvis sample-clips --packaged {params.videos} --per-class {params.per_video}"
             " --frames {params.frames} --stride {params.stride} --size {params.size} --seed {params.seed}"
-            " --with-clips {input.base} --out {output.clips} --manifest {output.manifest} > {log} 2>&1"
+            " --with-clips {input.base} --out-file {output.clips} --manifest {output.manifest} > {log} 2>&1"
 
 
 rule clip_stats:
@@ -101,4 +101,4 @@ rule clip_stats:
     log:
         "logs/data/clip_stats.log",
     shell:
-        "kernelvis clip-stats {input} --out {output} > {log} 2>&1"
+        "kernelvis clip-stats {input} --out-file {output} > {log} 2>&1"

@@ -17,7 +17,7 @@ rule summary_table:
         "logs/{model}/summary_table.log",
     shell:
         # the audit share goes to the log and to the terminal
-        "kernelvis figures table {input} --out {output} > {log} 2>&1; grep -E 'optimality audit|status' {log} >&2 || true"
+        "kernelvis figures table {input} --out-file {output} > {log} 2>&1; grep -E 'optimality audit|status' {log} >&2 || true"
 
 
 rule depth_grid:
@@ -40,7 +40,7 @@ rule depth_grid:
         "logs/{model}/depth_grid.log",
     shell:
         "kernelvis figures depth-grid {input.summaries} --title {wildcards.model}"
-        " --motion-scale {params.motion_scale} --out {output.png} > {log} 2>&1"
+        " --motion-scale {params.motion_scale} --out-file {output.png} > {log} 2>&1"
 
 
 rule motion_vs_depth:
@@ -59,7 +59,7 @@ rule motion_vs_depth:
     log:
         "logs/{model}/motion_vs_depth.log",
     shell:
-        "kernelvis figures motion-depth {input} --title {wildcards.model} --out {output.png} > {log} 2>&1"
+        "kernelvis figures motion-depth {input} --title {wildcards.model} --out-file {output.png} > {log} 2>&1"
 
 
 rule reliance_figure:
@@ -78,7 +78,7 @@ rule reliance_figure:
     log:
         "logs/{model}/reliance_figure.log",
     shell:
-        "kernelvis figures reliance {input} --title {wildcards.model} --out {output.png} > {log} 2>&1"
+        "kernelvis figures reliance {input} --title {wildcards.model} --out-file {output.png} > {log} 2>&1"
 
 
 rule faithfulness:
@@ -111,4 +111,4 @@ rule faithfulness:
     shell:
         # the best natural clip's activation comes from each kernel's audit (summary.json)
         "kernelvis faithfulness --model {params.spec} --model-name {wildcards.model}"
-        " --summaries {input.summaries} --out {output.csv} --figure {output.png} > {log} 2>&1"
+        " --summaries {input.summaries} --out-file {output.csv} --figure {output.png} > {log} 2>&1"

@@ -115,7 +115,8 @@ rule refine:
         gpu=config["resources"]["gpu"],
     shell:
         "OMP_NUM_THREADS={threads} kernelvis refine --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --dir $(dirname {output.refined})"
+        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.refined})"
+        " --optimal {input.optimal} --decomposition {input.decomposition}"
         " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options}"
         " --summary {output.stage} > {log} 2>&1"
 
@@ -177,7 +178,7 @@ rule audit:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis audit --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --optimal {input.optimal}"
-        " {params.tuning} {params.clips} --device {params.device} --out {output.stage} > {log} 2>&1"
+        " {params.tuning} {params.clips} --device {params.device} --out-file {output.stage} > {log} 2>&1"
 
 
 rule kernel_summary:
@@ -205,5 +206,5 @@ rule kernel_summary:
     log:
         "logs/{model}/{layer}/kernel_{kernel}/kernel_summary.log",
     shell:
-        "kernelvis figures kernel --dir $(dirname {output.summary}) --model-name {params.model}"
+        "kernelvis figures kernel --out $(dirname {output.summary}) --model-name {params.model}"
         " --layer {wildcards.layer} --motion-scale {params.motion_scale} --stages {params.stages} > {log} 2>&1"

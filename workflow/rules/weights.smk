@@ -19,7 +19,7 @@ rule train_demo:
         mem_mb=4000,
         runtime=15,
     shell:
-        "OMP_NUM_THREADS={threads} kernelvis train-demo --out {output.weights} --seed {params.seed}"
+        "OMP_NUM_THREADS={threads} kernelvis train-demo --out-file {output.weights} --seed {params.seed}"
         " {params.options} > {log} 2>&1"
 
 
@@ -38,5 +38,5 @@ rule fetch_weights:
     resources:
         runtime=30,
     shell:
-        "kernelvis fetch-weights --model {params.spec} --out {output}"
+        "kernelvis fetch-weights --model {params.spec} --out-file {output}"
         " $(test -n '{params.sha256}' && echo --sha256 {params.sha256}) > {log} 2>&1"

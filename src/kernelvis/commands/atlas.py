@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("summaries", nargs="*",
                         help="kernel summary.json files to include (default: every kernel found under --results)")
     parser.add_argument("--results", default="results", help="the pipeline's results directory")
-    parser.add_argument("--out", default="results/atlas", help="atlas folder (replaced as a whole)")
+    parser.add_argument("--out", default="results/atlas", metavar="DIR",
+                        help="output directory of the atlas (replaced as a whole)")
     parser.add_argument("--jobs", type=int, default=1, help="processes rendering kernel animations in parallel")
 
 

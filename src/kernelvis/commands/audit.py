@@ -3,7 +3,7 @@ the best natural clip of a clip set, all measured with the objective and preproc
 
   kernelvis audit --model demo --weights results/demo/demo_model.pt --layer conv2 --kernel 1 \\
       --optimal results/demo/conv2/kernel_0001/optimal.npz --tuning results/demo/conv2/kernel_0001/tuning.json \\
-      --clips results/data/clips.npz --out results/demo/conv2/kernel_0001/stage_audit.json
+      --clips results/data/clips.npz --out-file results/demo/conv2/kernel_0001/stage_audit.json
 
 Writes OUT (JSON): optimal_activation, best_stimulus_activation (+ which stimulus), best_natural_activation
 (+ clip index and label), optimal_vs_best_grating, optimal_vs_best_natural, audit_pass, status (``silent``
@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--optimal", required=True, metavar="NPZ", help="the kernel's optimal.npz (stage 1)")
     parser.add_argument("--tuning", default=None, metavar="JSON", help="the kernel's tuning.json (same objective)")
     parser.add_argument("--clips", default=None, metavar="NPZ", help="clip set (kernelvis synthetic-clips / sample-clips)")
-    parser.add_argument("--out", required=True, metavar="JSON", help="the audit record to write")
+    parser.add_argument("--out-file", required=True, metavar="JSON", help="the audit record to write")
     parser.add_argument("--device", default="cpu")
 
 
@@ -80,7 +80,7 @@ def run(args) -> int:
     record["provenance"] = make_provenance("audit", model, None, layer=args.layer, kernel=kernel, objective=objective,
                                            preprocessing=preprocessing_name, optimal=args.optimal,
                                            tuning=args.tuning, clips=args.clips)
-    save_json(args.out, record)
+    save_json(args.out_file, record)
     verdict = "passes" if record["audit_pass"] else "FAILS"
     print(f"{model.name} {args.layer} kernel {kernel}: optimal {optimal_activation:.4g} vs best stimulus "
           f"{best_stimulus:.4g}, best natural clip {best_natural:.4g} ({objective}) -> {verdict} the optimality audit"

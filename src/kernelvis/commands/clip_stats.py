@@ -10,7 +10,7 @@ HELP = "colour covariance sqrt + spectral slope of a clip set (JSON for the four
 
 def add_arguments(parser) -> None:
     parser.add_argument("clips", help="clips.npz (key clips [N,T,H,W,3]) from sample-clips / synthetic-clips")
-    parser.add_argument("--out", default="results/data/clip_stats.json")
+    parser.add_argument("--out-file", default="results/data/clip_stats.json")
 
 
 def run(args) -> int:
@@ -20,7 +20,7 @@ def run(args) -> int:
     from kernelvis.data.kinetics import load_clip_set
 
     stats = compute_clip_stats(load_clip_set(args.clips).clips)
-    save_clip_stats(args.out, stats)
+    save_clip_stats(args.out_file, stats)
     print(f"{stats.clips} clips: spectral slope {stats.spectral_slope:.3f} (r² {stats.spectral_fit_r2:.3f}); "
-          f"colour sqrt covariance\n{np.array2string(stats.color_sqrt_cov, precision=4)}\n-> {args.out}")
+          f"colour sqrt covariance\n{np.array2string(stats.color_sqrt_cov, precision=4)}\n-> {args.out_file}")
     return 0

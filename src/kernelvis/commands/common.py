@@ -1,14 +1,82 @@
-"""Arguments and loading shared by every per-kernel command (optimize, refine, tuning, visualize, ...)."""
+"""Arguments and loading shared by the commands: which kernel (--model --weights --layer --kernel) and which
+clip (--clips PATH --index N|best), so an option means the same in every command."""
 
 from __future__ import annotations
 
 
-def add_kernel_target_arguments(parser) -> None:
-    """--model, --weights, --layer, --kernel: which kernel of which network."""
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", required=True)
-    parser.add_argument("--kernel", type=int, required=True)
+def add_kernel_target_arguments(parser, required: bool = True) -> None:
+    """--model, --weights, --layer, --kernel: which kernel of which network. ``required=False``: --layer and
+    --kernel may be left out (a command that also works on a whole model checks them itself)."""
+    group = parser.add_argument_group("kernel")
+    group.add_argument("--model", required=True, help="zoo name or path/file.py:function")
+    group.add_argument("--weights", default=None, help="local checkpoint")
+    group.add_argument("--layer", required=required)
+    group.add_argument("--kernel", type=int, required=required, default=None)
+
+
+def add_clip_choice_arguments(parser, best: bool = False) -> None:
+    """--clips PATH --index N: one clip of a clip set, the same pair in every command that takes one clip.
+    ``best``: --index also accepts ``best`` (the command finds the clip the kernel responds to most)."""
+    group = parser.add_argument_group("clip")
+    group.add_argument("--clips", required=True, metavar="PATH",
+                       help="clip set (clips.npz, [N, T, H, W, 3]); a single video (.npz key video, .gif, .mp4) "
+                            "is a set of one")
+    group.add_argument("--index", default="0", metavar="N|best" if best else "N",
+                       help="which clip of --clips" + (": a number, or 'best' (the clip the kernel responds to "
+                                                       "most)" if best else ""))
+
+
+def clip_index(args, best=None) -> int:
+    """--index as a clip number; ``best`` (a function of no arguments) answers --index best."""
+    from kernelvis.errors import BadInputError
+
+    if args.index == "best" and best is not None:
+        return int(best())
+    try:
+        return int(args.index)
+    except ValueError:
+        choices = "a clip number or 'best'" if best is not None else "a clip number"
+        raise BadInputError(f"--index must be {choices} (got {args.index!r})") from None
+
+
+def read_clip(path, index: int = 0):
+    """float32 [T, H, W, 3] in [0, 1]: clip ``index`` of a clip set (.npz holding one [N, T, H, W, 3] array),
+    or the video of a video file (.npz key video, .gif, .mp4), which is a set of one."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from kernelvis.errors import BadInputError
+    from kernelvis.io import _as_unit_video, read_video
+
+    path = Path(path)
+    if path.suffix.lower() != ".npz" or _npz_has_video(path):
+        if index != 0:
+            raise BadInputError(f"--index {index} out of range: {path} is one video (--index 0)")
+        return read_video(path)
+    with np.load(path) as archive:
+        stacks = [key for key in archive.files if archive[key].ndim == 5]
+        if len(stacks) != 1:
+            raise BadInputError(f"{path} holds no single [N, T, H, W, 3] array (arrays: {', '.join(archive.files)})")
+        clips = archive[stacks[0]]
+    if not 0 <= index < len(clips):
+        raise BadInputError(f"--index {index} out of range: {path} holds {len(clips)} clips (0..{len(clips) - 1})")
+    # The same validation (shape, dtype, range, NaN) as every other video the package reads.
+    return _as_unit_video(clips[index], path)
+
+
+def _npz_has_video(path) -> bool:
+    import numpy as np
+
+    from kernelvis.errors import BadInputError
+
+    if not path.is_file():
+        raise BadInputError(f"clip file not found: {path}")
+    try:
+        with np.load(path) as archive:
+            return "video" in archive.files
+    except (OSError, ValueError):
+        return True  # let read_video report the unreadable file
 
 
 def load_kernel_target(args):

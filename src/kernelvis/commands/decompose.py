@@ -99,7 +99,7 @@ def defaults_grid() -> int:
 
 def add_arguments(parser) -> None:
     parser.add_argument("video", metavar="VIDEO", help=".npz (key 'video'), .gif or .mp4")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -19,12 +19,11 @@ HELP = "DeconvNet + top-9 dataset examples of a kernel (Zeiler & Fergus), compar
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", default=None, help="layer name (with --filters: default the first RGB Conv3d)")
-    parser.add_argument("--kernel", type=int, default=None)
-    parser.add_argument("--clips", default=None, help="clip set (clips.npz, key clips [N,T,H,W,3])")
-    parser.add_argument("--out", required=True, help="output directory (the kernel's directory)")
+    from kernelvis.commands.common import add_kernel_target_arguments
+
+    add_kernel_target_arguments(parser, required=False)  # --filters needs no kernel (--layer: the first RGB Conv3d)
+    parser.add_argument("--clips", default=None, metavar="PATH", help="clip set (clips.npz, key clips [N,T,H,W,3])")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (the kernel's directory)")
     parser.add_argument("--summary", default=None, help="summary.json to merge into (default: OUT/summary.json)")
     parser.add_argument("--top", type=int, default=9, help="number of top clips")
     parser.add_argument("--mode", choices=["autograd", "explicit"], default="autograd",

@@ -17,8 +17,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
     parser.add_argument("--weights", default=None, help="local checkpoint")
     parser.add_argument("--layers", nargs="+", default=None, help="layers to dissect (default: every conv layer)")
-    parser.add_argument("--out", required=True, help="output directory (e.g. results/MODEL/dissection)")
-    parser.add_argument("--clips", type=int, default=32, help="concept clips (directions cycle every 8)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (e.g. results/MODEL/dissection)")
+    parser.add_argument("--n-clips", type=int, default=32, help="concept clips (directions cycle every 8)")
     parser.add_argument("--frames", type=int, default=None, help="clip length (default: the model's native)")
     parser.add_argument("--size", type=int, default=None, help="frame size (default: the model's native)")
     parser.add_argument("--speed", type=float, default=1.5, help="object speed, px/frame")
@@ -39,15 +39,15 @@ def run(args) -> int:
     from kernelvis.render.baseline_figures import dissection_counts_figure
     from kernelvis.render.savefig import save_figure
 
-    if args.clips < 1 or args.batch_size < 1:
-        raise BadInputError("--clips and --batch-size must be at least 1")
+    if args.n_clips < 1 or args.batch_size < 1:
+        raise BadInputError("--n-clips and --batch-size must be at least 1")
     model = load_model(args.model, weights=args.weights)
     layers = args.layers or [info.name for info in conv_layers(model.module)]
     for layer in layers:
         resolve_layer(model.module, layer)
     frames = args.frames or model.preprocessing.frames
     height, width = (args.size, args.size) if args.size else model.preprocessing.frame_shape
-    concepts = concept_clips(frames=frames, size=max(height, width), clips=args.clips, speed_px_per_frame=args.speed,
+    concepts = concept_clips(frames=frames, size=max(height, width), clips=args.n_clips, speed_px_per_frame=args.speed,
                              seed=args.seed)
     if height != width:  # made square, seen at the model's native H×W (central crop, masks alike)
         concepts = crop_concepts(concepts, height, width)
@@ -61,7 +61,7 @@ def run(args) -> int:
                 writer.writerows(result.rows())
         save_json(staging / "dissection.json", {
             "model": model.name, "layers": counts, "concepts": [c.name for c in concepts.concepts],
-            "settings": {"clips": args.clips, "frames": frames, "size": height if height == width else [height, width], "speed_px_per_frame": args.speed,
+            "settings": {"clips": args.n_clips, "frames": frames, "size": height if height == width else [height, width], "speed_px_per_frame": args.speed,
                          "quantile": args.quantile, "iou_threshold": args.iou_threshold, "seed": args.seed}})
         save_figure(dissection_counts_figure(counts, CATEGORIES, title=f"{model.name}: network dissection on synthetic "
                                              f"concepts (IoU > {args.iou_threshold})"), staging / "dissection_counts.png")

@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--results", default="results", help="results root holding MODEL/LAYER/kernel_NNNN/")
     parser.add_argument("--summaries", nargs="+", default=None, metavar="SUMMARY_JSON",
                         help="explicit kernel summary.json files instead of scanning RESULTS (tuning.json beside each)")
-    parser.add_argument("--out", default=None, help="CSV to write (default: RESULTS/MODEL/faithfulness.csv)")
+    parser.add_argument("--out-file", default=None, help="CSV to write (default: RESULTS/MODEL/faithfulness.csv)")
     parser.add_argument("--figure", default=None,
                         help="summary figure PNG, a PDF beside it (default: OUT's folder/figures/faithfulness.png)")
     parser.add_argument("--clips", default=None, help="clips.npz for the best-natural-clip activation (loads the model)")
@@ -35,7 +35,7 @@ def run(args) -> int:
     from kernelvis.render.tuning_plot import faithfulness_figure
 
     name = args.model_name or args.model
-    out = Path(args.out) if args.out else Path(args.results) / name / "faithfulness.csv"
+    out = Path(args.out_file) if args.out_file else Path(args.results) / name / "faithfulness.csv"
     figure_path = Path(args.figure) if args.figure else out.parent / "figures" / "faithfulness.png"
     found = kernel_directories_of(args.summaries) if args.summaries else None
     model = clips = None

@@ -4,7 +4,7 @@ The file is taken from the torch hub cache if it is there, else downloaded when 
 Its sha256 is checked against ``--sha256`` or, for torchvision files, the hash prefix in the file
 name, before it is renamed into place.
 
-  kernelvis fetch-weights --model r3d_18 --out resources/weights/r3d_18/r3d_18-b3b3357e.pth
+  kernelvis fetch-weights --model r3d_18 --out-file resources/weights/r3d_18/r3d_18-b3b3357e.pth
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ HELP = "copy or download a zoo model's weights to a path, verifying the hash"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="zoo name (see `kernelvis models`)")
-    parser.add_argument("--out", required=True, help="destination file")
+    parser.add_argument("--out-file", required=True, help="destination file")
     parser.add_argument("--sha256", default=None, help="expected sha256 (full or prefix) of the file")
 
 
@@ -44,10 +44,10 @@ def run(args) -> int:
     source = resolve_weights_file(entry.name, entry.weights_file, entry.weights_url, hint=entry.weights_hint,
                                   check_hash=entry.check_hash)
     expected = (args.sha256 or sha256_prefix(entry.weights_file) or "").lower()
-    with atomic_path(args.out) as temporary:
+    with atomic_path(args.out_file) as temporary:
         shutil.copyfile(source, temporary)
         actual = file_sha256(temporary)
         if expected and not actual.startswith(expected):
             raise BadInputError(f"{source}: sha256 {actual[:16]}… does not match the expected {expected[:16]}…")
-    print(f"{args.out}: sha256 {actual}" + (" (verified)" if expected else " (no reference hash known)"))
+    print(f"{args.out_file}: sha256 {actual}" + (" (verified)" if expected else " (no reference hash known)"))
     return 0

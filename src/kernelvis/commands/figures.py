@@ -1,10 +1,10 @@
 """Assemble figures and tables from finished results.
 
-  kernelvis figures kernel --dir results/demo/conv2/kernel_0001          # summary.json + panel.png + panel.gif
-  kernelvis figures table results/demo/*/kernel_*/summary.json --out results/demo/summary.csv
-  kernelvis figures depth-grid results/demo/*/kernel_*/summary.json --out results/demo/figures/depth_grid.png
-  kernelvis figures motion-depth results/demo/summary.csv --out results/demo/figures/motion_vs_depth.png
-  kernelvis figures reliance results/demo/summary.csv --out results/demo/figures/reliance.png
+  kernelvis figures kernel --out results/demo/conv2/kernel_0001          # summary.json + panel.png + panel.gif
+  kernelvis figures table results/demo/*/kernel_*/summary.json --out-file results/demo/summary.csv
+  kernelvis figures depth-grid results/demo/*/kernel_*/summary.json --out-file results/demo/figures/depth_grid.png
+  kernelvis figures motion-depth results/demo/summary.csv --out-file results/demo/figures/motion_vs_depth.png
+  kernelvis figures reliance results/demo/summary.csv --out-file results/demo/figures/reliance.png
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     figures = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
 
     kernel = figures.add_parser("kernel", help="merge a kernel's stage results into summary.json; draw panel.png/gif")
-    kernel.add_argument("--dir", required=True, help="kernel directory (holds optimal.npz, decomposition.npz)")
+    kernel.add_argument("--out", required=True, metavar="DIR",
+                        help="kernel directory: reads optimal.npz, decomposition.npz, stage_*.json; writes "
+                             "summary.json, panel.png, panel.gif")
     kernel.add_argument("--model-name", default=None, help="model name recorded in summary.json")
     kernel.add_argument("--layer", default=None)
     kernel.add_argument("--stages", nargs="+", default=None, metavar="STAGE_JSON",
@@ -32,22 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     table = figures.add_parser("table", help="summary.csv from per-kernel summary.json files")
     table.add_argument("summaries", nargs="+")
-    table.add_argument("--out", required=True)
+    table.add_argument("--out-file", required=True)
 
     grid = figures.add_parser("depth-grid", help="rows = layers, columns = kernels (PNG + PDF)")
     grid.add_argument("summaries", nargs="+", help="summary.json files; decomposition.npz is read beside each")
-    grid.add_argument("--out", required=True, help="PNG path; the PDF is written beside it")
+    grid.add_argument("--out-file", required=True, help="PNG path; the PDF is written beside it")
     grid.add_argument("--title", default="")
     grid.add_argument("--motion-scale", type=_motion_scale, default=None)
 
     depth = figures.add_parser("motion-depth", help="motion index and speed per layer (PNG + PDF)")
     depth.add_argument("table", help="summary.csv")
-    depth.add_argument("--out", required=True)
+    depth.add_argument("--out-file", required=True)
     depth.add_argument("--title", default="")
 
     reliance = figures.add_parser("reliance", help="texture/motion reliance per kernel (PNG + PDF)")
     reliance.add_argument("table", help="summary.csv")
-    reliance.add_argument("--out", required=True)
+    reliance.add_argument("--out-file", required=True)
     reliance.add_argument("--title", default="")
 
 
@@ -66,7 +68,7 @@ def _kernel(args) -> int:
     from kernelvis.io import save_json
     from kernelvis.render.panels import write_kernel_panel
 
-    kernel_dir = Path(args.dir)
+    kernel_dir = Path(args.out)
     optimal_path, decomposition_path = kernel_dir / "optimal.npz", kernel_dir / "decomposition.npz"
     for required in (optimal_path, decomposition_path):
         if not required.is_file():
@@ -119,8 +121,8 @@ def _table(args) -> int:
 
     from kernelvis.analysis.verdict import audit_share_line
 
-    rows = write_summary_csv(args.summaries, args.out)
-    print(f"wrote {args.out} ({len(rows)} kernels)")
+    rows = write_summary_csv(args.summaries, args.out_file)
+    print(f"wrote {args.out_file} ({len(rows)} kernels)")
     model_name = str(rows[0].get("model", "")) if rows else ""
     for line in audit_share_line(model_name, rows):
         print(line, file=sys.stderr if line.startswith("WARNING") else sys.stdout)
@@ -146,8 +148,8 @@ def _depth_grid(args) -> int:
                                                         "audit_pass", "motion_share", "appearance_share",
                                                         "residual_share")})
         cells.setdefault(summary.get("layer", summary_path.parent.parent.name), []).append(cell)
-    save_figure(depth_grid(cells, args.title, args.motion_scale), args.out, also_pdf=True)
-    print(f"wrote {args.out} and its PDF")
+    save_figure(depth_grid(cells, args.title, args.motion_scale), args.out_file, also_pdf=True)
+    print(f"wrote {args.out_file} and its PDF")
     return 0
 
 
@@ -156,8 +158,8 @@ def _motion_depth(args) -> int:
     from kernelvis.render.figures import motion_vs_depth
     from kernelvis.render.savefig import save_figure
 
-    save_figure(motion_vs_depth(read_summary_csv(args.table), args.title), args.out, also_pdf=True)
-    print(f"wrote {args.out} and its PDF")
+    save_figure(motion_vs_depth(read_summary_csv(args.table), args.title), args.out_file, also_pdf=True)
+    print(f"wrote {args.out_file} and its PDF")
     return 0
 
 
@@ -166,6 +168,6 @@ def _reliance(args) -> int:
     from kernelvis.render.reliance_plot import reliance_figure
     from kernelvis.render.savefig import save_figure
 
-    save_figure(reliance_figure(read_summary_csv(args.table), args.title), args.out, also_pdf=True)
-    print(f"wrote {args.out} and its PDF")
+    save_figure(reliance_figure(read_summary_csv(args.table), args.title), args.out_file, also_pdf=True)
+    print(f"wrote {args.out_file} and its PDF")
     return 0

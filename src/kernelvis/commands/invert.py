@@ -15,11 +15,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
     parser.add_argument("--weights", default=None, help="local checkpoint")
     parser.add_argument("--layers", nargs="+", default=None, help="layers to invert from (default: every conv layer)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--clips", help="clip set (clips.npz); the clip is --index")
-    source.add_argument("--video", help="one clip: .npz (key video), .gif or .mp4")
-    parser.add_argument("--index", type=int, default=0, help="which clip of --clips")
-    parser.add_argument("--out", required=True, help="output directory (e.g. results/MODEL/figures/inversion)")
+    from kernelvis.commands.common import add_clip_choice_arguments
+
+    add_clip_choice_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output directory (e.g. results/MODEL/figures/inversion)")
     group = parser.add_argument_group("optimization")
     group.add_argument("--steps", type=int, default=200)
     group.add_argument("--lr", type=float, default=0.05)
@@ -36,10 +36,10 @@ def run(args) -> int:
 
     import numpy as np
 
-    from kernelvis.baselines.dataset_examples import load_clips
     from kernelvis.baselines.inversion import InversionConfig, invert_layers
     from kernelvis.errors import BadInputError
-    from kernelvis.io import read_video, save_json, save_npz, staged_directory
+    from kernelvis.commands.common import clip_index, read_clip
+    from kernelvis.io import save_json, save_npz, staged_directory
     from kernelvis.models import conv_layers, resolve_layer
     from kernelvis.models.zoo import load_model
     from kernelvis.render.baseline_figures import inversion_figure
@@ -51,19 +51,13 @@ def run(args) -> int:
     layers = args.layers or [info.name for info in conv_layers(model.module)]
     for layer in layers:
         resolve_layer(model.module, layer)
-    if args.clips:
-        clips, _ = load_clips(args.clips)
-        if not 0 <= args.index < len(clips):
-            raise BadInputError(f"--index {args.index} out of range: {args.clips} holds {len(clips)} clips")
-        clip = clips[args.index]
-        video = clip.astype(np.float32) / 255.0 if clip.dtype == np.uint8 else clip.astype(np.float32)
-        native = (model.preprocessing.frames, *model.preprocessing.frame_shape)
-        if video.shape[1:3] != native[1:]:  # e.g. a 48×48 clip for TransNetV2's 27×48: crop to its aspect, resize
-            from kernelvis.analysis.faithfulness import fit_clips
+    index = clip_index(args)
+    video = read_clip(args.clips, index)
+    native_shape = tuple(model.preprocessing.frame_shape)
+    if video.shape[1:3] != native_shape:  # e.g. a 48×48 clip for TransNetV2's 27×48: crop to its aspect, resize
+        from kernelvis.analysis.faithfulness import fit_clips
 
-            video = fit_clips(video[None], video.shape[0], native[1:])[0]
-    else:
-        video = read_video(args.video)
+        video = fit_clips(video[None], video.shape[0], native_shape)[0]
     config = InversionConfig(steps=args.steps, lr=args.lr, alpha=args.alpha, alpha_weight=args.alpha_weight,
                              tv_beta=args.tv_beta, tv_weight=args.tv_weight, tv_time_weight=args.tv_time_weight,
                              seed=args.seed)
@@ -75,7 +69,7 @@ def run(args) -> int:
                  feature_error=np.array([r.feature_error for r in results], dtype=np.float32),
                  history=np.stack([r.history for r in results]))
         save_json(staging / "inversion.json", {
-            "model": model.name, "source": args.clips or args.video, "index": args.index if args.clips else None,
+            "model": model.name, "source": args.clips, "index": index,
             "layers": [{"layer": r.layer, "psnr_db": r.psnr_db, "feature_error": r.feature_error} for r in results],
             "config": asdict(config)})
         save_figure(inversion_figure(video, layers, [r.video for r in results], psnr,

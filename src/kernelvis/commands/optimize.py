@@ -87,7 +87,7 @@ def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
     add_kernel_target_arguments(parser)
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     add_optimize_options(parser)
 

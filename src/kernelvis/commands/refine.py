@@ -73,7 +73,11 @@ def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
     add_kernel_target_arguments(parser)
-    parser.add_argument("--dir", required=True, help="kernel directory holding optimal.npz and decomposition.npz")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output directory (refined.npz, texture.png, motion_refined.gif)")
+    parser.add_argument("--optimal", default=None, metavar="PATH", help="stage 1's optimal.npz (default: DIR/optimal.npz)")
+    parser.add_argument("--decomposition", default=None, metavar="PATH",
+                        help="stage 2's decomposition.npz (default: DIR/decomposition.npz)")
     parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
     parser.add_argument("--objective", choices=["channel", "rectified", "neuron"], default=None,
@@ -95,10 +99,13 @@ def run(args) -> int:
 
     from kernelvis.commands.common import stage1_settings
 
-    kernel_dir = Path(args.dir)
-    args.objective, args.preprocessing = stage1_settings(kernel_dir / "optimal.npz", args.objective, args.preprocessing)
+    kernel_dir = Path(args.out)
+    optimal_path = Path(args.optimal) if args.optimal else kernel_dir / "optimal.npz"
+    decomposition_path = Path(args.decomposition) if args.decomposition else kernel_dir / "decomposition.npz"
+    if optimal_path.is_file():
+        args.objective, args.preprocessing = stage1_settings(optimal_path, args.objective, args.preprocessing)
     config = refine_config_from_args(args)
-    optimal_video, decomposition = load_kernel_inputs(kernel_dir)
+    optimal_video, decomposition = load_kernel_inputs(optimal_path, decomposition_path)
     model, kernel = load_kernel_target(args)
     result = refine(model, args.layer, kernel, decomposition["static_canvas"], decomposition["displacement"],
                     decomposition["margin_px"], config)
@@ -132,15 +139,15 @@ def write_refined(out_dir, arrays: dict, optimal_video) -> None:
     write_gif(out_dir / "motion_refined.gif", side_by_side_frames(optimal_video, arrays["velocity"], arrays["recon"]))
 
 
-def load_kernel_inputs(kernel_dir):
-    """(optimal video [T, H, W, 3], decomposition dict with static_canvas, displacement, margin_px) of a
-    kernel directory; a missing or inconsistent file is a :class:`BadInputError` naming it."""
+def load_kernel_inputs(optimal_path, decomposition_path):
+    """(optimal video [T, H, W, 3], decomposition dict with static_canvas, displacement, margin_px) from stage 1's
+    optimal.npz and stage 2's decomposition.npz; a missing or inconsistent file is a :class:`BadInputError`
+    naming it."""
     import numpy as np
 
     from kernelvis.errors import BadInputError
     from kernelvis.io import read_video
 
-    optimal_path, decomposition_path = kernel_dir / "optimal.npz", kernel_dir / "decomposition.npz"
     for path, stage in ((optimal_path, "kernelvis optimize"), (decomposition_path, "kernelvis decompose")):
         if not path.is_file():
             raise BadInputError(f"{path} not found: run `{stage}` for this kernel first")

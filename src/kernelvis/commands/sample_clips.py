@@ -4,7 +4,7 @@ Layouts: with ``--annotations CSV`` (Kinetics ``label,youtube_id,time_start,time
 looked up as ``ROOT/SPLIT/<youtube_id>_<start:06d>_<end:06d>.mp4``; without it, ``ROOT/SPLIT/<label>/*``
 class folders (or, when ``ROOT/SPLIT`` does not exist, every video under ROOT, labelled by its folder).
 Each clip: ``--frames`` frames ``--stride`` apart from the middle of the video, short side resized to
-``--size`` and centre-cropped. Writes ``--out`` (clips.npz: clips uint8 [N,T,H,W,3], labels, class_names,
+``--size`` and centre-cropped. Writes ``--out-file`` (clips.npz: clips uint8 [N,T,H,W,3], labels, class_names,
 clip_ids) and ``--manifest`` (label,id,start,end,path,status,sha256 for every file tried; missing and
 corrupt files are skipped and listed there).
 
@@ -34,8 +34,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--stride", type=int, default=2, help="take every STRIDE-th decoded frame")
     parser.add_argument("--size", type=int, default=112, help="short side resize, then centre square crop")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/data/clips.npz")
-    parser.add_argument("--manifest", default=None, help="manifest CSV (default: beside --out)")
+    parser.add_argument("--out-file", default="results/data/clips.npz")
+    parser.add_argument("--manifest", default=None, help="manifest CSV (default: beside --out-file)")
 
 
 def run(args) -> int:
@@ -59,10 +59,10 @@ def run(args) -> int:
         extra = load_clip_set(args.with_clips)
         extra.manifest = read_manifest(Path(args.with_clips).with_name("manifest.csv"))
         clip_set = merge_clip_sets(clip_set, extra)
-    manifest = args.manifest or str(Path(args.out).with_name("manifest.csv"))
-    save_clip_set(clip_set, args.out, manifest)
+    manifest = args.manifest or str(Path(args.out_file).with_name("manifest.csv"))
+    save_clip_set(clip_set, args.out_file, manifest)
     counts = ", ".join(f"{count} {status}" for status, count in sorted(clip_set.status_counts.items()))
-    print(f"{len(clip_set.labels)} clips from {len(clip_set.class_names)} classes -> {args.out} "
+    print(f"{len(clip_set.labels)} clips from {len(clip_set.class_names)} classes -> {args.out_file} "
           f"(tried {len(clip_set.manifest)}: {counts})")
     # The manifest's hash names the exact clip list (Kinetics clips disappear from YouTube over time).
     print(f"manifest {manifest} sha256 {sha256_of(Path(manifest))}")

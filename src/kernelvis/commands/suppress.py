@@ -1,8 +1,8 @@
 """Kernel-specific suppression (Zhuang et al.): keep what kernel K of LAYER needs in a real clip and
 remove what the layer's other kernels respond to.
 
-CLIP is a video (.npz with key ``video``, .gif, .mp4) or a clip collection (.npz holding one
-[N, T, H, W, 3] array, e.g. ``clips.npz``) with ``--index``. Writes into OUT: ``suppressed.npz``
+The clip is ``--clips PATH --index N|best``: clip N of a clip set (.npz holding one [N, T, H, W, 3] array, e.g.
+``clips.npz``; a single video, .npz with key ``video``, .gif or .mp4, is a set of one). Writes into OUT: ``suppressed.npz``
 (``video`` = the suppressed clip, so ``kernelvis decompose OUT/suppressed.npz`` gives its texture and
 motion; also ``original``, ``target_map_before``/``after``, ``history``), ``suppressed.gif``,
 ``comparison.gif`` (original | suppressed) and ``suppression.json`` (preservation SSIM/RMSE of the
@@ -15,21 +15,18 @@ HELP = "kernel-specific suppression of a real clip (Zhuang et al.): keep kernel 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, help="zoo name or path/file.py:function")
-    parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--layer", required=True)
-    parser.add_argument("--kernel", type=int, required=True)
-    parser.add_argument("--clip", required=True, help="video (.npz key video, .gif, .mp4) or clips .npz with --index")
-    parser.add_argument("--index", default=None,
-                        help="which clip of a [N, T, H, W, 3] clips .npz: a number, or 'best' (the clip the kernel "
-                             "responds to most: the top-1 of --examples, or a scan of the set)")
+    from kernelvis.commands.common import add_clip_choice_arguments, add_kernel_target_arguments
+
+    add_kernel_target_arguments(parser)
+    add_clip_choice_arguments(parser, best=True)
     parser.add_argument("--examples", default=None, metavar="NPZ",
-                        help="the kernel's dataset_examples.npz (kernelvis deconvnet): --index best takes its top-1")
+                        help="the kernel's dataset_examples.npz (kernelvis deconvnet): --index best takes its top-1 "
+                             "(default: a scan of --clips)")
     parser.add_argument("--optimal", default=None, metavar="NPZ",
                         help="the kernel's optimal.npz: suppress with the preprocessing stage 1 used")
     parser.add_argument("--resize", action="store_true",
                         help="resample the clip to the model's native frames × height × width first")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     group = parser.add_argument_group("optimization")
     group.add_argument("--steps", type=int, default=300)
     group.add_argument("--lr", type=float, default=0.01, help="Adam step in [0, 1] pixel units")
@@ -41,43 +38,6 @@ def add_arguments(parser) -> None:
     group.add_argument("--patience", type=int, default=100, help="early stop after this many steps without gain")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--device", default="cpu")
-
-
-def read_clip(path: str, index: int | None = None):
-    """float32 [T, H, W, 3] in [0, 1] from a video file or one clip of a clip collection .npz."""
-    from pathlib import Path
-
-    import numpy as np
-
-    from kernelvis.errors import BadInputError
-    from kernelvis.io import _as_unit_video, read_video
-
-    path = Path(path)
-    if path.suffix.lower() != ".npz" or (index is None and _npz_has_video(path)):
-        if index is not None:
-            raise BadInputError(f"--index applies to a clips .npz holding [N, T, H, W, 3]; {path} is one video")
-        return read_video(path)
-    if not path.is_file():
-        raise BadInputError(f"clip file not found: {path}")
-    with np.load(path) as archive:
-        stacks = [key for key in archive.files if archive[key].ndim == 5]
-        if len(stacks) != 1:
-            raise BadInputError(f"{path} holds no single [N, T, H, W, 3] array (arrays: {', '.join(archive.files)})")
-        clips = archive[stacks[0]]
-    if index is None or not 0 <= index < len(clips):
-        raise BadInputError(f"{path} holds {len(clips)} clips: pass --index 0..{len(clips) - 1}")
-    # The same validation (shape, dtype, range, NaN) as every other video the package reads.
-    return _as_unit_video(clips[index], path)
-
-
-def _npz_has_video(path) -> bool:
-    import numpy as np
-
-    try:
-        with np.load(path) as archive:
-            return "video" in archive.files
-    except (OSError, ValueError):
-        return True  # let read_video report the unreadable file
 
 
 def _resized(clip, frames: int, frame_shape: tuple[int, int]):
@@ -107,7 +67,7 @@ def best_clip_index(args, model, kernel: int, preprocessing) -> int:
     from kernelvis.analysis.faithfulness import fit_clips
     from kernelvis.baselines.dataset_examples import load_clips, scan_activations, top_indices
 
-    clips, _ = load_clips(args.clip)
+    clips, _ = load_clips(args.clips)
     clips = fit_clips(clips, model.preprocessing.frames, model.preprocessing.frame_shape)
     scan = scan_activations(model, args.layer, [kernel], clips, batch_size=16, preprocessing=preprocessing)
     return int(top_indices(scan.max_activation[:, 0], 1)[0])
@@ -119,30 +79,21 @@ def run(args) -> int:
     from kernelvis.baselines.suppression import SuppressConfig, suppress
     from kernelvis.errors import BadInputError, KernelSilentError
     from kernelvis.io import save_json, save_npz, staged_directory, write_gif
-    from kernelvis.models import check_kernels, resolve_layer
-    from kernelvis.models.zoo import load_model
+    from kernelvis.commands.common import clip_index, load_kernel_target, read_clip
     from kernelvis.optimize.api import model_preprocessing
     from kernelvis.provenance import make_provenance
 
     if args.steps < 1 or args.lr <= 0:
         raise BadInputError("--steps must be >= 1 and --lr > 0")
-    model = load_model(args.model, weights=args.weights)
-    resolve_layer(model.module, args.layer)
-    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
+    model, kernel = load_kernel_target(args)
     preprocessing_name = "native"
     if args.optimal:
         from kernelvis.commands.common import stage1_settings
 
         _, preprocessing_name = stage1_settings(args.optimal)
     preprocessing = model_preprocessing(model, preprocessing_name)
-    if args.index == "best":
-        args.index = best_clip_index(args, model, kernel, preprocessing)
-    elif args.index is not None:
-        try:
-            args.index = int(args.index)
-        except ValueError:
-            raise BadInputError(f"--index must be a clip number or 'best' (got {args.index!r})") from None
-    clip = read_clip(args.clip, args.index)
+    args.index = clip_index(args, best=lambda: best_clip_index(args, model, kernel, preprocessing))
+    clip = read_clip(args.clips, args.index)
     if args.resize:
         clip = _resized(clip, model.preprocessing.frames, model.preprocessing.frame_shape)
     config = SuppressConfig(steps=args.steps, lr=args.lr, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
@@ -153,11 +104,11 @@ def run(args) -> int:
         status, detail = "ok", ""
     except KernelSilentError as silent:  # a property of the kernel: recorded, the clip is left as it is
         result, status, detail = _unchanged(clip), "silent", str(silent)
-    record = {"model": model.name, "layer": args.layer, "kernel": kernel, "clip": str(args.clip),
+    record = {"model": model.name, "layer": args.layer, "kernel": kernel, "clip": str(args.clips),
               "clip_index": args.index, "status": status, "status_detail": detail, **result.metrics,
               "config": {key: getattr(config, key) for key in config.__dataclass_fields__},
               "provenance": make_provenance("suppress", model, config, layer=args.layer, kernel=kernel,
-                                            preprocessing=preprocessing_name, clip=str(args.clip),
+                                            preprocessing=preprocessing_name, clip=str(args.clips),
                                             clip_index=args.index, optimal=args.optimal)}
     with staged_directory(args.out) as staging:
         save_npz(staging / "suppressed.npz", video=result.video, original=result.original,

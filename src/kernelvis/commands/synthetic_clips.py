@@ -14,8 +14,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/data/clips.npz")
-    parser.add_argument("--manifest", default=None, help="manifest CSV (default: beside --out)")
+    parser.add_argument("--out-file", default="results/data/clips.npz")
+    parser.add_argument("--manifest", default=None, help="manifest CSV (default: beside --out-file)")
 
 
 def run(args) -> int:
@@ -33,7 +33,7 @@ def run(args) -> int:
     clip_ids = [f"synthetic_{args.seed}_{index:05d}" for index in range(len(labels))]
     manifest = [{"label": names[label], "id": clip_id, "start": "", "end": "", "path": "", "status": "ok", "sha256": ""}
                 for label, clip_id in zip(labels, clip_ids)]
-    manifest_path = args.manifest or str(Path(args.out).with_name("manifest.csv"))
-    save_clip_set(ClipSet(clips, labels, names, clip_ids, manifest), args.out, manifest_path)
-    print(f"{len(labels)} synthetic clips ({len(names)} classes x {args.per_class}) -> {args.out}")
+    manifest_path = args.manifest or str(Path(args.out_file).with_name("manifest.csv"))
+    save_clip_set(ClipSet(clips, labels, names, clip_ids, manifest), args.out_file, manifest_path)
+    print(f"{len(labels)} synthetic clips ({len(names)} classes x {args.per_class}) -> {args.out_file}")
     return 0

@@ -16,7 +16,7 @@ HELP = "3TConv parameter analysis: trajectories, parameter distributions, stated
 def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, help="zoo name (demo3t) or path/file.py:function")
     parser.add_argument("--weights", default=None, help="local checkpoint")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--kernels", type=int, default=6, help="filters per layer in the trajectory figures")
 
 

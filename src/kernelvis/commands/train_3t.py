@@ -13,7 +13,7 @@ HELP = "train the 3TConv demo model (demo3t) on the synthetic motion task"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", required=True, help="state-dict path (.pt); metrics go beside it as .json")
+    parser.add_argument("--out-file", required=True, help="state-dict path (.pt); metrics go beside it as .json")
     parser.add_argument("--init-shift-std", type=float, default=0.7, metavar="PX_PER_FRAME",
                         help="random initial drift per filter (0: identity transforms, which barely train)")
     parser.add_argument("--from-3d", default=None, metavar="CKPT", help="transfer from a trained 3D demo checkpoint")
@@ -78,7 +78,7 @@ def run(args) -> int:
         raise BadInputError("--init-shift-std must be >= 0")
     model = build_model(config, args.init_shift_std, args.from_3d, args.k0_from, args.seed)
     model, metrics = train_motion_model(model, config, DEMO_PREPROCESSING)
-    out = Path(args.out)
+    out = Path(args.out_file)
     with atomic_path(out) as temporary:
         torch.save(model.state_dict(), temporary)
     motion = stated_motion(model.conv1)

@@ -13,10 +13,10 @@ def add_arguments(parser) -> None:
     from kernelvis.data.motion_task import MotionTaskConfig
 
     defaults = MotionTaskConfig()
-    parser.add_argument("--out", default="results/demo/demo_model.pt", help="checkpoint path (.pt)")
+    parser.add_argument("--out-file", default="results/demo/demo_model.pt", help="checkpoint path (.pt)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--clips", type=int, default=defaults.train_clips_per_class, help="training clips per class")
-    parser.add_argument("--heldout-clips", type=int, default=defaults.heldout_clips_per_class,
+    parser.add_argument("--clips-per-class", type=int, default=defaults.train_clips_per_class, help="training clips per class")
+    parser.add_argument("--heldout-per-class", type=int, default=defaults.heldout_clips_per_class,
                         help="held-out clips per class")
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -37,10 +37,10 @@ def run(args) -> int:
     from kernelvis.io import atomic_path, save_json
     from kernelvis.models.demo import build_demo_model
 
-    if args.epochs < 1 or args.clips < 1 or args.heldout_clips < 1:
-        raise BadInputError("--epochs, --clips and --heldout-clips must be >= 1")
-    config = replace(MotionTaskConfig(), epochs=args.epochs, train_clips_per_class=args.clips,
-                     heldout_clips_per_class=args.heldout_clips, lr=args.lr, seed=args.seed, progress=not args.quiet)
+    if args.epochs < 1 or args.clips_per_class < 1 or args.heldout_per_class < 1:
+        raise BadInputError("--epochs, --clips-per-class and --heldout-per-class must be >= 1")
+    config = replace(MotionTaskConfig(), epochs=args.epochs, train_clips_per_class=args.clips_per_class,
+                     heldout_clips_per_class=args.heldout_per_class, lr=args.lr, seed=args.seed, progress=not args.quiet)
     torch.manual_seed(args.seed)
     model, metrics = train_motion_model(build_demo_model(len(config.classes)), config)
     print(f"held-out accuracy {metrics.heldout_accuracy:.3f} on {metrics.heldout_clips} clips "
@@ -48,7 +48,7 @@ def run(args) -> int:
     if metrics.heldout_accuracy < args.min_accuracy:
         raise BadInputError(f"held-out accuracy {metrics.heldout_accuracy:.3f} is below --min-accuracy "
                             f"{args.min_accuracy}; nothing written")
-    out = Path(args.out)
+    out = Path(args.out_file)
     with atomic_path(out) as temporary:
         torch.save(model.state_dict(), temporary)
     save_json(out.with_suffix(".json"), {"checkpoint": out.name, **asdict(metrics)})

@@ -63,7 +63,7 @@ def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
     add_kernel_target_arguments(parser)
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--summary", default=None, help="summary.json to merge into (default: OUT/summary.json)")
     add_tuning_options(parser)
 

@@ -111,7 +111,7 @@ def load_clip_stats(path: str | Path) -> ClipStats:
 
     path = Path(path)
     if not path.is_file():
-        raise BadInputError(f"clip statistics not found: {path} (make them with `kernelvis clip-stats CLIPS --out {path}`)")
+        raise BadInputError(f"clip statistics not found: {path} (make them with `kernelvis clip-stats CLIPS --out-file {path}`)")
     try:
         record = json.loads(path.read_text())
         stats = ClipStats(np.asarray(record["color_sqrt_cov"], dtype=np.float64), float(record["spectral_slope"]),
