@@ -15,23 +15,36 @@ import math
 import torch
 
 
-class Adam:
-    """Adam (Kingma & Ba) on one tensor, torch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay)."""
+class _OneTensor:
+    """What both optimizers share: the tensor, its rate, clearing its gradient, and a step that skips when there
+    is no gradient (``_update`` gets a gradient that exists, under no_grad)."""
 
-    def __init__(self, tensor: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.tensor, self.lr, self.betas, self.eps = tensor, lr, betas, eps
-        self.first = torch.zeros_like(tensor, memory_format=torch.preserve_format)
-        self.second = torch.zeros_like(tensor, memory_format=torch.preserve_format)
-        self.count = 0
+    def __init__(self, tensor: torch.Tensor, lr: float):
+        self.tensor, self.lr = tensor, lr
 
     def zero_grad(self) -> None:
         self.tensor.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
-        grad = self.tensor.grad
-        if grad is None:
-            return
+        if self.tensor.grad is not None:
+            self._update(self.tensor.grad)
+
+    def _update(self, grad: torch.Tensor) -> None:
+        raise NotImplementedError
+
+
+class Adam(_OneTensor):
+    """Adam (Kingma & Ba) on one tensor, torch's defaults (betas 0.9/0.999, eps 1e-8, no weight decay)."""
+
+    def __init__(self, tensor: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(tensor, lr)
+        self.betas, self.eps = betas, eps
+        self.first = torch.zeros_like(tensor, memory_format=torch.preserve_format)
+        self.second = torch.zeros_like(tensor, memory_format=torch.preserve_format)
+        self.count = 0
+
+    def _update(self, grad: torch.Tensor) -> None:
         beta1, beta2 = self.betas
         self.count += 1
         self.first.lerp_(grad, 1 - beta1)
@@ -41,21 +54,15 @@ class Adam:
         self.tensor.addcdiv_(self.first, denominator, value=-step_size)
 
 
-class MomentumSGD:
+class MomentumSGD(_OneTensor):
     """SGD with heavy-ball momentum on one tensor (torch's ``SGD(momentum=m)``: no dampening, not Nesterov)."""
 
     def __init__(self, tensor: torch.Tensor, lr: float, momentum: float = 0.9):
-        self.tensor, self.lr, self.momentum = tensor, lr, momentum
+        super().__init__(tensor, lr)
+        self.momentum = momentum
         self.velocity: torch.Tensor | None = None
 
-    def zero_grad(self) -> None:
-        self.tensor.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        grad = self.tensor.grad
-        if grad is None:
-            return
+    def _update(self, grad: torch.Tensor) -> None:
         if self.velocity is None:
             self.velocity = grad.detach().clone()
         else:
