@@ -133,3 +133,41 @@ def test_cli_writes_suppressed_clip_and_metrics(tmp_path, monkeypatch):
     assert main(["suppress", "--model", f"{model_file}:build", "--layer", "0", "--kernel", "2", "--clips",
                  str(tmp_path / "clips.npz"), "--index", "0", "--out", str(tmp_path / "bad")]) == 1
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("kernel, expected_index", [(0, 2), (1, 3)])
+def test_index_best_runs_each_kernel_on_the_clip_it_responds_to_most(tmp_path, kernel, expected_index):
+    """A clip set where the red kernel's strongest clip (2: a saturated red square) and the green kernel's (3: a
+    saturated green square) are known, beside a grey clip and dimmer squares; `--index best` must pick them (the
+    clip whose map reaches the highest value), with and without the dataset examples file."""
+    frames, size = 8, 24
+    grey = np.full((frames, size, size, 3), BACKGROUND, np.float32)
+
+    def square(colour, side):
+        clip = grey.copy()
+        clip[:, 4:4 + side, 4:4 + side] = colour
+        return clip
+
+    clips = np.stack([grey, square((0.8, 0.0, 0.0), 12), square((1.0, 0.0, 0.0), 6), square((0.0, 1.0, 0.0), 6),
+                      square((0.0, 0.7, 0.0), 12)])
+    save_npz(tmp_path / "clips.npz", clips=clips)
+    model_file = tmp_path / "two.py"
+    model_file.write_text("import torch, torch.nn as nn\n"
+                          "def build():\n"
+                          "    conv = nn.Conv3d(3, 2, 3, padding=1, bias=False)\n"
+                          "    with torch.no_grad():\n"
+                          "        conv.weight.fill_(-0.5 / 27); conv.weight[0, 0] = 1 / 27; conv.weight[1, 1] = 1 / 27\n"
+                          "    return nn.Sequential(conv)\n")
+    target = ["--model", f"{model_file}:build", "--layer", "0", "--kernel", str(kernel)]
+    scanned = tmp_path / "scanned"
+    assert main(["suppress", *target, "--clips", str(tmp_path / "clips.npz"), "--index", "best",
+                 "--out", str(scanned), "--steps", "2"]) == 0
+    assert json.loads((scanned / "suppression.json").read_text())["clip_index"] == expected_index
+    # From the dataset examples file: its top-1 is taken as it is (here a planted ranking that disagrees with the
+    # scan, so reading the file is what is tested).
+    examples = tmp_path / "examples.npz"
+    save_npz(examples, indices=np.array([4, expected_index]), activations=np.array([9.0, 1.0]))
+    from_file = tmp_path / "from_file"
+    assert main(["suppress", *target, "--clips", str(tmp_path / "clips.npz"), "--index", "best",
+                 "--examples", str(examples), "--out", str(from_file), "--steps", "2"]) == 0
+    assert json.loads((from_file / "suppression.json").read_text())["clip_index"] == 4
