@@ -1,7 +1,7 @@
 """Numbers for the classic baselines on the demo model (trained weights if given, else random init)
 and the planted model. Prints; asserts nothing.
 
-    .venv/bin/python benchmarks/baselines.py [--weights results/demo/demo_model.pt] [--steps 100] [--clips 64]
+    .venv/bin/python benchmarks/baselines.py [--weights results/demo/demo_model.pt] [--steps 100] [--n-clips 64]
 
 1. DeconvNet: explicit vs autograd agreement and time per clip, per layer.
 2. Dataset examples: scan throughput (clips/s, stopped at the layer) and top-9 + tubes + projections time.
@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default="results/demo/demo_model.pt")
     parser.add_argument("--steps", type=int, default=100, help="inversion steps")
-    parser.add_argument("--clips", type=int, default=64, help="clips for the dataset-example scan")
+    parser.add_argument("--n-clips", type=int, default=64, help="clips for the dataset-example scan")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,15 +73,15 @@ def main() -> None:
               f"(peak {float(autograd.abs().max()):.2e}); explicit {1000 * (middle - start) / 8:.1f} ms/clip, "
               f"autograd {1000 * (end - middle) / 8:.1f} ms/clip")
 
-    print(f"\n2. Dataset examples ({args.clips} translating natural-texture clips)")
-    clips = natural_clips(args.clips, frames, size)
+    print(f"\n2. Dataset examples ({args.n_clips} translating natural-texture clips)")
+    clips = natural_clips(args.n_clips, frames, size)
     for layer in ("conv2", "conv4"):
         start = time.perf_counter()
         scan_activations(model, layer, list(range(8)), clips, batch_size=16)
         scanned = time.perf_counter()
         examples = dataset_examples(model, layer, 0, clips, batch_size=16)
         done = time.perf_counter()
-        print(f"  {layer}: scan {args.clips / (scanned - start):.1f} clips/s (8 kernels at once); top-9 with tubes "
+        print(f"  {layer}: scan {args.n_clips / (scanned - start):.1f} clips/s (8 kernels at once); top-9 with tubes "
               f"{tuple(int(e) for e in examples.crops.shape[1:4])} and projections {done - scanned:.2f} s")
 
     print(f"\n3. Inversion ({args.steps} steps, one clip)")

@@ -1,6 +1,6 @@
 """Full-size demo-model training: held-out accuracy and time. Prints; asserts nothing.
 
-    .venv/bin/python benchmarks/demo_training.py [--threads 2] [--seed 0] [--out results/demo/demo_model.pt]
+    .venv/bin/python benchmarks/demo_training.py [--threads 2] [--seed 0] [--out-file results/demo/demo_model.pt]
 
 Reports wall time and this process's CPU time (on a shared machine the wall time mostly measures
 the other jobs), the 1-minute load average before and after, and held-out accuracy per class.
@@ -19,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="also save the checkpoint here")
+    parser.add_argument("--out-file", default=None, help="also save the checkpoint here")
     args = parser.parse_args()
 
     from kernelvis.data.motion_task import MotionTaskConfig
@@ -33,8 +33,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model, metrics = train_motion_model(build_demo_model(len(config.classes)), config)
     cpu_seconds, wall_seconds = time.process_time() - cpu_start, time.perf_counter() - wall_start
-    if args.out:
-        torch.save(model.state_dict(), args.out)
+    if args.out_file:
+        torch.save(model.state_dict(), args.out_file)
     print(f"\ndemo model, {len(config.classes)} classes, {metrics.train_clips} training clips x {config.epochs} epochs "
           f"({config.train_frames}-frame windows), {metrics.heldout_clips} held-out {config.frames}x{config.size}x{config.size} clips")
     print(f"held-out accuracy  {metrics.heldout_accuracy:.3f}   (train {metrics.train_accuracy:.3f})")

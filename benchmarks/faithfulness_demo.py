@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--directions", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=None, help="write faithfulness.csv here")
+    parser.add_argument("--out-file", default=None, help="write faithfulness.csv (and faithfulness_layers.csv beside it) here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -99,8 +99,8 @@ def main() -> None:
     ratios = np.array([row["activation_vs_best_grating"] for row in rows], dtype=float)
     print(f"optimal-input activation / best-grating activation: median {np.nanmedian(ratios):.2f} "
           f"(share > 1: {np.mean(ratios[np.isfinite(ratios)] > 1):.0%})")
-    if args.out:
-        print("wrote", *save_faithfulness(rows, agreement, args.out))
+    if args.out_file:
+        print("wrote", *save_faithfulness(rows, agreement, args.out_file))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ MSE of I to frame 0) on the clip in [-0.5, 0.5], Adam lr 0.1, a fixed 2000 steps
 done correctly (no re-normalized grid, no x/y swap), so it is the method's shape and not its bugs
 that is timed. Velocities of both come from D by the same conversion.
 
-Usage: python benchmarks/stage2.py [--clips 4] [--paper-steps 2000] [--threads 1] [--device cpu]
+Usage: python benchmarks/stage2.py [--n-clips 4] [--paper-steps 2000] [--threads 1] [--device cpu]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def interior_epe(velocity: np.ndarray, truth: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=4)
+    parser.add_argument("--n-clips", type=int, default=4, help="synthetic clips to decompose")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--paper-steps", type=int, default=2000)
@@ -82,12 +82,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     stimuli = [translating_texture(args.frames, args.size, DIRECTIONS_DEG[i % 8], SPEEDS_PX_PER_FRAME[i % 8], seed=i)
-               for i in range(args.clips)]
+               for i in range(args.n_clips)]
     videos = np.stack([s.video for s in stimuli])
     config = DecomposeConfig(device=args.device)
     decompose_videos(videos[:1, :4], config)  # warm-up (allocator, first-call overheads)
 
-    print(f"# CPU seconds per clip; {args.clips} clips of {args.frames}x{args.size}x{args.size}, {args.threads} thread(s), {args.device}; "
+    print(f"# CPU seconds per clip; {args.n_clips} clips of {args.frames}x{args.size}x{args.size}, {args.threads} thread(s), {args.device}; "
           f"torch {torch.__version__}")
     print(f"{'clip':>4} {'dir':>4} {'px/f':>5} | {'ours s':>7} {'EPE':>6} {'PSNR':>5} | "
           f"{'paper s':>8} {'EPE':>6} {'PSNR':>5}")
