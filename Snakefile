@@ -1,4 +1,4 @@
-# kernelvis: texture and motion of 3D-CNN kernels, per model and depth (DESIGN §3 "Workflow").
+# kernelvis: texture and motion of 3D-CNN kernels, per model and depth (docs/workflow.md).
 # Run: `snakemake --cores all` (embedded default: config/config.yaml), or `--configfile config/paper.yaml`.
 import os
 

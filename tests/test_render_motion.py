@@ -1,4 +1,4 @@
-"""Motion rendering: hue = direction in DESIGN's convention, brightness = speed, legend, arrows."""
+"""Motion rendering: hue = direction in the README's angle convention, brightness = speed, legend, arrows."""
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ Concepts come from clips whose per-pixel labels are known exactly, built from
 background. Every pixel of every frame carries labels in four categories:
 
 * ``object``: ``moving object`` / ``background``;
-* ``motion``: ``motion {d}°`` (the object's direction, 8 classes, DESIGN's angle convention);
+* ``motion``: ``motion {d}°`` (the object's direction, 8 classes, the README's angle convention);
 * ``texture``: the texture family under the pixel (object's or background's);
 * ``colour``: the object's tint (the background keeps its own colours and gets no colour label).
 

@@ -29,7 +29,7 @@ class PlantedUnit:
     kind: ``drift`` (a Gabor drifting in ``direction_deg`` at ``temporal_freq`` cycles/frame),
     ``static`` (the same 2D Gabor at every time step: a purely spatial kernel), or ``flicker``
     (a counter-phase standing grating: equal energy for both drift directions, no direction).
-    ``direction_deg`` follows DESIGN's convention (0 = right, 90 = up); for ``static`` and ``flicker``
+    ``direction_deg`` follows the README's angle convention (0 = right, 90 = up); for ``static`` and ``flicker``
     it is the direction of the grating's normal.
     """
 

@@ -1,6 +1,6 @@
 """Figures of the tuning probe and of faithfulness: a polar plot per kernel, a summary per model.
 
-Polar axes put 0° at screen-right and go counter-clockwise, which is exactly DESIGN's angle
+Polar axes put 0° at screen-right and go counter-clockwise, which is exactly the project's angle
 convention, so the plotted preferred direction points where the content moves on screen.
 Figures are saved atomically through :mod:`kernelvis.render.savefig` (the model summary also as PDF).
 """
