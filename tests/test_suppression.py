@@ -108,9 +108,8 @@ def test_metrics_on_known_maps():
     assert map_ssim(before[0], np.zeros_like(before[0]), 1.0) < 0.2
 
 
-def test_cli_writes_suppressed_clip_and_metrics(tmp_path, monkeypatch):
-    clip, _ = two_object_clip()
-    save_npz(tmp_path / "clips.npz", clips=np.stack([clip, clip[:, ::-1]]))
+def _two_colour_model_file(tmp_path):
+    """:func:`two_colour_layer` as a model file the CLI loads (``--model FILE:build``)."""
     model_file = tmp_path / "two.py"
     model_file.write_text("import torch, torch.nn as nn\n"
                           "def build():\n"
@@ -118,6 +117,13 @@ def test_cli_writes_suppressed_clip_and_metrics(tmp_path, monkeypatch):
                           "    with torch.no_grad():\n"
                           "        conv.weight.fill_(-0.5 / 27); conv.weight[0, 0] = 1 / 27; conv.weight[1, 1] = 1 / 27\n"
                           "    return nn.Sequential(conv)\n")
+    return model_file
+
+
+def test_cli_writes_suppressed_clip_and_metrics(tmp_path, monkeypatch):
+    clip, _ = two_object_clip()
+    save_npz(tmp_path / "clips.npz", clips=np.stack([clip, clip[:, ::-1]]))
+    model_file = _two_colour_model_file(tmp_path)
     out = tmp_path / "out"
     args = ["suppress", "--model", f"{model_file}:build", "--layer", "0", "--kernel", "1", "--clips",
             str(tmp_path / "clips.npz"), "--index", "0", "--out", str(out), "--steps", "30"]
@@ -151,13 +157,7 @@ def test_index_best_runs_each_kernel_on_the_clip_it_responds_to_most(tmp_path, k
     clips = np.stack([grey, square((0.8, 0.0, 0.0), 12), square((1.0, 0.0, 0.0), 6), square((0.0, 1.0, 0.0), 6),
                       square((0.0, 0.7, 0.0), 12)])
     save_npz(tmp_path / "clips.npz", clips=clips)
-    model_file = tmp_path / "two.py"
-    model_file.write_text("import torch, torch.nn as nn\n"
-                          "def build():\n"
-                          "    conv = nn.Conv3d(3, 2, 3, padding=1, bias=False)\n"
-                          "    with torch.no_grad():\n"
-                          "        conv.weight.fill_(-0.5 / 27); conv.weight[0, 0] = 1 / 27; conv.weight[1, 1] = 1 / 27\n"
-                          "    return nn.Sequential(conv)\n")
+    model_file = _two_colour_model_file(tmp_path)
     target = ["--model", f"{model_file}:build", "--layer", "0", "--kernel", str(kernel)]
     scanned = tmp_path / "scanned"
     assert main(["suppress", *target, "--clips", str(tmp_path / "clips.npz"), "--index", "best",
