@@ -63,7 +63,9 @@ rule dissect:
         weights=weights_option,
         layers=lambda wildcards: " ".join(MODELS[wildcards.model]["layers"]),
         options=lambda wildcards: baseline_options("dissection"),
-    threads: workflow.cores
+    # Half the cores, as train_demo: a job asking for all of them waits until nothing else runs, which put
+    # dissection and inversion in a serial tail at the end of the default run.
+    threads: max(1, workflow.cores // 2)
     conda:
         "../envs/kernelvis.yaml"
     log:
@@ -96,7 +98,7 @@ rule invert:
         weights=weights_option,
         layers=lambda wildcards: " ".join(MODELS[wildcards.model]["layers"]),
         options=lambda wildcards: baseline_options("inversion"),
-    threads: workflow.cores
+    threads: max(1, workflow.cores // 2)  # see dissect
     conda:
         "../envs/kernelvis.yaml"
     log:
