@@ -176,14 +176,14 @@ def test_paper_preprocessing_feeds_imagenet_normalized_32x224x224():
     seen = []
     module[0].register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].detach()))
     model = LoadedModel("one", module, Preprocessing(frames=4, size=8))
-    optimize_kernels(model, "0", [0], OptimizeConfig(steps=1, preprocessing="paper", early_stop_patience=None))
+    optimize_kernels(model, "0", [0], OptimizeConfig(steps=1, restarts=1, preprocessing="paper"))
     seen[:] = [clip for clip in seen if clip.shape[0] == 1]  # the linearity probe's batch came first
     assert seen[0].shape == (1, 3, 32, 224, 224)
     channel_means = seen[0].mean(dim=(0, 2, 3, 4))  # the clip starts near grey 0.5
     torch.testing.assert_close(channel_means, (0.5 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor(
         [0.229, 0.224, 0.225]), atol=0.05, rtol=0)
     seen.clear()
-    optimize_kernels(model, "0", [0], OptimizeConfig(steps=1, early_stop_patience=None))
+    optimize_kernels(model, "0", [0], OptimizeConfig(steps=1, restarts=1))
     seen[:] = [clip for clip in seen if clip.shape[0] == 1]
     assert seen[0].shape == (1, 3, 4, 8, 8)
 

@@ -149,7 +149,7 @@ def test_after_stages_one_and_two_the_planted_motion_is_recovered():
 
     direction_deg = 90.0
     model = planted_model([PlantedUnit("drift", direction_deg), PlantedUnit("static", direction_deg)], frames=FRAMES, size=24)
-    optimal = optimize_kernels(model, "energy", [0, 1], OptimizeConfig(steps=40, seed=0, early_stop_patience=None))
+    optimal = optimize_kernels(model, "energy", [0, 1], OptimizeConfig(steps=40, lr=0.05, restarts=1, seed=0))
     decompositions = decompose_videos(np.stack([o.video for o in optimal]),
                                       DecomposeConfig(steps=20, flow_steps=10, flow_levels=2))
     indices = []

@@ -53,8 +53,9 @@ repeat the numbers.
 `models: - name: transnetv2 optimize: {steps: 200}`, overrides the top-level block for that model). Where the
 config leaves a key out, the schema's default fills it in, and an option the rule does not pass keeps the
 command's default. Running `kernelvis <command>` yourself uses the command's defaults (second part), which are
-the library's dataclass defaults (third part) unless the table says otherwise; so a hand-run
-`kernelvis optimize` is **not** the workflow's stage 1 until you pass the workflow's values.
+the library's dataclass defaults (third part) unless the table says otherwise. Stage 1's command defaults are
+the workflow's audited values; where a column differs (a per-model override, or another stage's command
+default), a hand-run command is **not** the workflow's stage until you pass the workflow's values.
 """
 
 

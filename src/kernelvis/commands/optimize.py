@@ -15,9 +15,9 @@ def add_optimize_options(parser) -> None:
     group = parser.add_argument_group("stage 1 (optimal input)")
     group.add_argument("--frames", type=int, default=None, help="clip length (default: the model's native)")
     group.add_argument("--size", type=int, default=None, help="frame size (default: the model's native)")
-    group.add_argument("--steps", type=int, default=512, help="Adam steps (the paper uses 1500)")
-    group.add_argument("--lr", type=float, default=0.05)
-    group.add_argument("--restarts", type=int, default=1, help="candidates optimized together; the best is kept")
+    group.add_argument("--steps", type=int, default=300, help="Adam steps (the paper uses 1500)")
+    group.add_argument("--lr", type=float, default=0.1)
+    group.add_argument("--restarts", type=int, default=2, help="candidates optimized together; the best is kept")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--param", choices=["pixel", "fourier"], default="pixel",
                        help="pixel: the paper's; fourier: 1/f-scaled spatiotemporal spectrum")
@@ -27,7 +27,7 @@ def add_optimize_options(parser) -> None:
                        help="auto (default): rectified where the kernel is affine in the pixels (a first conv), else "
                             "channel; channel: mean of the kernel's map (the paper's); rectified: mean of its positive "
                             "part; neuron: its centre value")
-    group.add_argument("--early-stop", type=int, default=100, metavar="PATIENCE",
+    group.add_argument("--early-stop", type=int, default=0, metavar="PATIENCE",
                        help="stop when the activation has not improved for this many steps (0: never)")
     group.add_argument("--jitter-px", type=int, default=4, help="symmetric spatial jitter, whole px")
     group.add_argument("--jitter-frames", type=int, default=1, help="temporal jitter, frames")

@@ -40,9 +40,12 @@ class OptimizeConfig:
     """Clip length; None = the model's native frames."""
     size: int | None = None
     """Clip height = width; None = the model's native frame shape (H×W, not necessarily square)."""
-    steps: int = 512
-    lr: float = 0.05
-    restarts: int = 1
+    # steps, lr, restarts and early_stop_patience: chosen on the trained demo model by the optimality audit
+    # (benchmarks/stage1_defaults.py, docs/stage1.md: 12/12 kernels pass; lr 0.05, 200 steps with early
+    # stopping: 11/12), the same values the workflow passes (config/config.yaml).
+    steps: int = 300
+    lr: float = 0.1
+    restarts: int = 2
     seed: int = 0
     param: str = "pixel"
     """``pixel`` (the paper's; default: higher activation at equal steps, see README) or ``fourier``."""
@@ -55,7 +58,7 @@ class OptimizeConfig:
     extra_terms: tuple[tuple[float, Objective], ...] = ()
     """Weighted extra objectives added to the activation during the search (diversity, suppression…)."""
     transforms: TransformConfig = field(default_factory=TransformConfig)
-    early_stop_patience: int | None = 100
+    early_stop_patience: int | None = None
     """Stop once the smoothed activation of every element has not improved for this many steps; None = off."""
     color_sqrt_cov: tuple[tuple[float, float, float], ...] | None = None
     """Colour decorrelation matrix (e.g. from clip statistics); None = Lucid's ImageNet matrix."""
