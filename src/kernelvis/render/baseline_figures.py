@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from kernelvis.io import normalize_to_unit_range
+from kernelvis.render.layer_labels import layer_ticks
 from kernelvis.render.panels import frame_indices, mean_velocity
 from kernelvis.render.savefig import plt
 
@@ -161,7 +162,7 @@ def dissection_counts_figure(counts: Sequence[dict], categories: Sequence[str], 
         if panel == 0:
             for position, c in zip(x, counts):
                 axes[panel].text(position, bottom[position] + 0.1, f"/{c['kernels']}", ha="center", fontsize=7)
-        axes[panel].set_xticks(x, layers, rotation=30, fontsize=8)
+        layer_ticks(axes[panel], layers)
         axes[panel].set_ylabel(ylabel)
     axes[1].legend(fontsize=7, title="category", title_fontsize=7)
     figure.suptitle(title or "network dissection (IoU > threshold with a synthetic concept)", fontsize=9)

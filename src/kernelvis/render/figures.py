@@ -6,22 +6,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from kernelvis.render.layer_labels import TICK_WIDTH, layer_ticks, row_label
 from kernelvis.render.panels import audit_badge, mean_velocity
 from kernelvis.render.savefig import plt
-
-
-def row_label(layer: str, width: int = 18) -> str:
-    """A layer name broken at its dots into lines of at most ~``width`` characters, so long module paths
-    (``SDDCNN.2.DDCNN.1.Conv3D_4.layers.1``) stay beside their own row."""
-    lines, current = [], ""
-    for part in layer.split("."):
-        candidate = f"{current}.{part}" if current else part
-        if current and len(candidate) > width:
-            lines.append(current + ".")
-            current = part
-        else:
-            current = candidate
-    return "\n".join(lines + [current])
 
 
 def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_scale_px_per_frame: float | None = None):
@@ -106,11 +93,9 @@ def _share_bars(axes, rows: list[dict], layers: list[str]) -> None:
             jitter = np.linspace(-0.15, 0.15, values.size) if values.size > 1 else np.zeros(1)
             axes.scatter(position + jitter, values, s=10, color="k", zorder=3)
     axes.set_ylim(0, 1)
-    axes.set_xticks(range(len(layers)))
-    axes.set_xticklabels(layers, rotation=30, ha="right", fontsize=8)
-    axes.set_xlabel("layer (shallow → deep)")
+    layer_ticks(axes, layers)
     axes.set_ylabel("share of temporal change")
-    axes.legend(fontsize=6, loc="upper right", framealpha=0.7)
+    axes.legend(fontsize=6, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, frameon=False)  # above: off the bars
 
 
 def motion_vs_depth(rows: list[dict], title: str = ""):
@@ -119,7 +104,8 @@ def motion_vs_depth(rows: list[dict], title: str = ""):
     over kernels, points = kernels); layers in row order. Tables without shares (runs before issue 16)
     fall back to the motion index."""
     layers = list(OrderedDict.fromkeys(row["layer"] for row in rows))
-    figure, (index_axes, speed_axes) = plt.subplots(1, 2, figsize=(max(5.0, 1.1 * len(layers) + 3), 3.0))
+    label_lines = max(row_label(layer, TICK_WIDTH).count("\n") + 1 for layer in layers)
+    figure, (index_axes, speed_axes) = plt.subplots(1, 2, figsize=(max(5.0, 1.1 * len(layers) + 3), 2.6 + 0.16 * label_lines))
     has_shares = any(isinstance(row.get("motion_share"), float) for row in rows)
     if has_shares:
         _share_bars(index_axes, rows, layers)
@@ -132,10 +118,8 @@ def motion_vs_depth(rows: list[dict], title: str = ""):
             jitter = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)
             axes.scatter(position + jitter, values, s=12, color="0.5", zorder=2)
             axes.errorbar(position, values.mean(), yerr=values.std(), fmt="o", color="C3", capsize=3, zorder=3)
-        axes.set_xticks(range(len(layers)))
-        axes.set_xticklabels(layers, rotation=30, ha="right", fontsize=8)
+        layer_ticks(axes, layers)
         axes.set_ylabel(label)
-        axes.set_xlabel("layer (shallow → deep)")
     index_axes.set_ylim(bottom=0)
     speed_axes.set_ylim(bottom=0)
     figure.suptitle(title, fontsize=10)

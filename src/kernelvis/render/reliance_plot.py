@@ -51,7 +51,9 @@ def reliance_figure(rows: list[dict], title: str = "", layer: str | None = None)
     layers = [layer] if layer is not None else list(dict.fromkeys(str(row.get("layer")) for row in rows)) or ["?"]
     tables = [reliance_table(rows, name if len(layers) > 1 or layer is not None else None) for name in layers]
     most = max([len(labels) for labels, _, _ in tables] + [1])
+    # constrained layout keeps the scatter's colourbar from running into the bar chart's axis beside it
     figure, axes = plt.subplots(len(layers), 2, squeeze=False, figsize=(4.2 + max(4.0, 0.35 * most), 4.0 * len(layers)),
+                                layout="constrained",
                                 gridspec_kw={"width_ratios": [1, max(1.0, most / 10)]})
     figure.suptitle(title or "reliance indices")
     for (scatter_axes, bar_axes), name, (labels, values, missing) in zip(axes, layers, tables):

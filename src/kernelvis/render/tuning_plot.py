@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kernelvis.render.layer_labels import layer_ticks
 from kernelvis.render.savefig import plt, save_figure  # savefig selects the headless Agg backend
 
 AGREEMENT_COLOR = "#1b9e77"
@@ -87,7 +88,7 @@ def faithfulness_figure(rows: list[dict], agreement: list[dict], dsi_threshold: 
     for bar, entry in zip(bars, agreement):
         right.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02,
                    f"{entry['agreeing']}/{entry['selective']}", ha="center", fontsize=8)
-    right.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    layer_ticks(right, names)
     right.set(ylim=(0, 1.1), ylabel=f"share within {max_error_deg:.0f}° (DSI > {dsi_threshold:g})")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
