@@ -120,26 +120,18 @@ def refine(run: KernelRun) -> dict:
     direction."""
     from dataclasses import replace
 
-    from kernelvis.analysis.refine import refine as refine_kernel
-    from kernelvis.analysis.refine import refined_arrays
-    from kernelvis.analysis.reliance import reliance_activations, reliance_summary
+    from kernelvis.analysis.reliance import refine_with_reliance
     from kernelvis.commands.refine import write_refined
     from kernelvis.io import update_json
-    from kernelvis.optimize.api import model_preprocessing
 
     config = replace(run.refine_config, objective=run.objective, preprocessing=run.preprocessing)
     if config.steps <= 0:
         return {}
     decomposition = run.decomposition
-    refined = refine_kernel(run.model, run.layer, run.kernel, decomposition.static_canvas, decomposition.displacement,
-                            decomposition.margin_px, config)
-    activations = reliance_activations(run.model, run.layer, run.kernel, run.optimal.video, refined.static_canvas,
-                                       refined.displacement, refined.margin_px, config.objective,
-                                       model_preprocessing(run.model, config.preprocessing), run.neutral_textures,
-                                       run.seed, config.device)
-    arrays, scalars = refined_arrays(refined)
+    _, arrays, scalars = refine_with_reliance(run.model, run.layer, run.kernel, run.optimal.video,
+                                              decomposition.static_canvas, decomposition.displacement,
+                                              decomposition.margin_px, config, run.neutral_textures, run.seed)
     write_refined(run.out, arrays, run.optimal.video)
-    scalars = {**scalars, **reliance_summary(activations)}
     update_json(run.summary_path, scalars)
     return scalars
 
@@ -188,7 +180,7 @@ def audit(run: KernelRun) -> dict:
     (audit_pass, ratios), natural_max_response and, for a kernel nowhere positive on the clips, status silent."""
     import math
 
-    from kernelvis.analysis.verdict import audit_verdict
+    from kernelvis.analysis.verdict import audit_verdict, natural_status
     from kernelvis.io import update_json
 
     scalars, best_natural = {}, math.nan
@@ -203,7 +195,7 @@ def audit(run: KernelRun) -> dict:
                                          model_preprocessing(run.model, run.preprocessing), run.device)
         best_natural = natural.best_activation
         scalars["natural_max_response"] = natural.max_response
-        if not natural.max_response > 0 and run.optimal.status == "ok":
+        if natural_status(natural.max_response, len(clips))[0] == "silent" and run.optimal.status == "ok":
             scalars["status"] = "silent"
     scalars.update(audit_verdict(run.optimal.activation, best_stimulus, best_natural))
     update_json(run.summary_path, scalars)

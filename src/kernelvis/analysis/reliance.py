@@ -131,3 +131,23 @@ def reliance_summary(activations: RelianceActivations) -> dict[str, float]:
     summary = {f"reliance_activation_{name}": value for name, value in asdict(activations).items()}
     summary.update(reliance_indices(activations))
     return summary
+
+
+def refine_with_reliance(model: LoadedModel, layer: str, kernel: int, optimal_video: np.ndarray,
+                         static_canvas: np.ndarray, displacement: np.ndarray, margin_px: int, config,
+                         neutral_count: int = 4, seed: int = 0):
+    """The refinement step of the pipeline, as ``kernelvis refine`` and ``kernelvis visualize`` run it: texture and
+    motion optimized against the kernel from stage 2's start (``config``: a
+    :class:`~kernelvis.analysis.refine_config.RefineConfig` carrying stage 1's objective and preprocessing), then
+    the reliance activations measured on what came out. Returns (the refine result, the refined.npz arrays, the
+    summary scalars: refinement and reliance together)."""
+    from kernelvis.analysis.refine import refine, refined_arrays
+    from kernelvis.optimize.api import model_preprocessing
+
+    result = refine(model, layer, kernel, static_canvas, displacement, margin_px, config)
+    activations = reliance_activations(model, layer, kernel, optimal_video, result.static_canvas, result.displacement,
+                                       result.margin_px, config.objective,
+                                       model_preprocessing(model, config.preprocessing), neutral_count, seed,
+                                       config.device)
+    arrays, scalars = refined_arrays(result)
+    return result, arrays, {**scalars, **reliance_summary(activations)}

@@ -71,3 +71,12 @@ def audit_share_line(model_name: str, rows: Sequence[dict], warn_below: float = 
     if statuses:
         lines.append(f"{model_name}: kernels with a status: {', '.join(statuses)}")
     return lines
+
+
+def natural_status(max_response: float, clip_count: int) -> tuple[str, str]:
+    """(status, detail) from the largest value of a kernel's map over a clip set: ``silent`` when it is nowhere
+    positive on any clip (no natural clip can show what the kernel responds to), else ``ok``."""
+    if max_response > 0:
+        return "ok", ""
+    return "silent", (f"its output is nowhere positive on any of the {clip_count} clips "
+                      f"(largest value {max_response:.3g})")

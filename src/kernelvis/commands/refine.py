@@ -91,13 +91,9 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from kernelvis.analysis.refine import refine, refined_arrays
-    from kernelvis.analysis.reliance import reliance_activations, reliance_summary
+    from kernelvis.analysis.reliance import refine_with_reliance
+    from kernelvis.commands.common import load_kernel_target, stage1_settings
     from kernelvis.io import staged_directory, update_json
-    from kernelvis.commands.common import load_kernel_target
-    from kernelvis.optimize.api import model_preprocessing
-
-    from kernelvis.commands.common import stage1_settings
 
     kernel_dir = Path(args.out)
     optimal_path = Path(args.optimal) if args.optimal else kernel_dir / "optimal.npz"
@@ -107,16 +103,12 @@ def run(args) -> int:
     config = refine_config_from_args(args)
     optimal_video, decomposition = load_kernel_inputs(optimal_path, decomposition_path)
     model, kernel = load_kernel_target(args)
-    result = refine(model, args.layer, kernel, decomposition["static_canvas"], decomposition["displacement"],
-                    decomposition["margin_px"], config)
-    activations = reliance_activations(model, args.layer, kernel, optimal_video, result.static_canvas,
-                                       result.displacement, result.margin_px, config.objective,
-                                       model_preprocessing(model, config.preprocessing), args.neutral_textures,
-                                       args.seed, config.device)
-    arrays, scalars = refined_arrays(result)
+    result, arrays, scalars = refine_with_reliance(model, args.layer, kernel, optimal_video,
+                                                   decomposition["static_canvas"], decomposition["displacement"],
+                                                   decomposition["margin_px"], config, args.neutral_textures,
+                                                   args.seed)
     with staged_directory(kernel_dir) as staging:
         write_refined(staging, arrays, optimal_video)
-    scalars.update(reliance_summary(activations))
     summary_path = Path(args.summary) if args.summary else kernel_dir / "summary.json"
     update_json(summary_path, {"model": model.name, "layer": args.layer, "kernel": kernel,
                                "refine_objective": config.objective, "refine_preprocessing": config.preprocessing,
