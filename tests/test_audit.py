@@ -58,7 +58,7 @@ def _run_kernel(tmp_path, steps: int, clips) -> dict:
     assert cli_main(["tuning", *target, *small, "--out", str(out), "--optimal", str(out / "optimal.npz"),
                      "--directions", "8", "--spatial-freqs", "0.125", "--temporal-freqs", "0.125", "--dot-speeds"]) == 0
     assert cli_main(["audit", *target, "--optimal", str(out / "optimal.npz"), "--tuning", str(out / "tuning.json"),
-                     "--clips", str(clips), "--out-file", str(out / "stage_audit.json")]) == 0
+                     "--clips", str(clips), "--out", str(out)]) == 0
     return json.loads((out / "stage_audit.json").read_text())
 
 
@@ -79,6 +79,6 @@ def test_the_audit_refuses_a_tuning_measured_another_way(tmp_path, clip_set, cap
     assert cli_main(["optimize", *target, "--out", str(out), "--steps", "1", "--no-progress"]) == 0
     (out / "tuning.json").write_text(json.dumps({"objective": "neuron", "best_stimulus_activation": 1.0}))
     code = cli_main(["audit", *target, "--optimal", str(out / "optimal.npz"), "--tuning", str(out / "tuning.json"),
-                     "--out-file", str(out / "stage_audit.json")])
+                     "--out", str(out)])
     assert code == 1 and "neuron" in capsys.readouterr().err
     assert not (out / "stage_audit.json").exists()

@@ -1,4 +1,4 @@
-"""`kernelvis decompose`: files, summary merge, input formats, errors leave nothing behind."""
+"""`kernelvis decompose`: files, the stage record, input formats, errors leave nothing behind."""
 
 import json
 
@@ -7,11 +7,12 @@ import pytest
 
 from kernelvis.cli import main
 from kernelvis.data import synthetic
-from kernelvis.decompose.save import FILES, load_decomposition
+from kernelvis.decompose.save import load_decomposition
 from kernelvis.render.decomposition import FILES as PICTURES
 from kernelvis.io import write_gif, write_mp4
 
 FAST_OPTIONS = ["--steps", "10"]
+FILES = ("decomposition.npz", "stage_decompose.json")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_npz_gif_and_mp4_inputs_give_matching_results(tmp_path, clip):
         assert run_decompose(tmp_path / f"clip.{suffix}", tmp_path / suffix) == 0
         assert sorted(p.name for p in (tmp_path / suffix).iterdir()) == sorted(FILES + PICTURES)
         results[suffix] = (load_decomposition(tmp_path / suffix / "decomposition.npz"),
-                           json.loads((tmp_path / suffix / "summary.json").read_text()))
+                           json.loads((tmp_path / suffix / "stage_decompose.json").read_text()))
     reference, reference_summary = results["npz"]
     assert reference_summary["direction_deg"] == pytest.approx(135.0, abs=5.0)
     # gif: 256-colour palette (measured 0.058 px/frame mean difference); mp4: YUV rounding.
@@ -45,15 +46,16 @@ def test_npz_gif_and_mp4_inputs_give_matching_results(tmp_path, clip):
         assert summary["speed_px_per_frame"] == pytest.approx(reference_summary["speed_px_per_frame"], rel=0.05)
 
 
-def test_optimal_npz_metadata_is_carried_and_summary_merged(tmp_path, clip):
+def test_optimal_npz_metadata_is_carried_into_the_stage_record(tmp_path, clip):
     np.savez(tmp_path / "optimal.npz", video=clip.video, activation=np.float32(2.5), model="demo",
              layer="conv2", kernel=np.int64(7), history=np.zeros(3, np.float32))
     out = tmp_path / "kernel"
     out.mkdir()
     (out / "summary.json").write_text(json.dumps({"optimize_steps": 12}))
     assert run_decompose(tmp_path / "optimal.npz", out, "--motion-scale", "2.0") == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["optimize_steps"] == 12  # merged, not replaced
+    # summary.json belongs to the merge (kernelvis figures kernel): a stage leaves it alone
+    assert json.loads((out / "summary.json").read_text()) == {"optimize_steps": 12}
+    summary = json.loads((out / "stage_decompose.json").read_text())
     assert (summary["model"], summary["layer"], summary["kernel"]) == ("demo", "conv2", 7)
     assert summary["activation"] == pytest.approx(2.5)
     assert summary["motion_scale_px_per_frame"] == 2.0
@@ -62,13 +64,6 @@ def test_optimal_npz_metadata_is_carried_and_summary_merged(tmp_path, clip):
     with np.load(out / "decomposition.npz") as archive:
         assert archive["displacement"].shape == (8, 32, 32, 2) and archive["static"].shape == (32, 32, 3)
         assert int(archive["margin_px"]) >= 1
-
-
-def test_separate_summary_path(tmp_path, clip):
-    np.savez(tmp_path / "clip.npz", video=clip.video)
-    assert run_decompose(tmp_path / "clip.npz", tmp_path / "out", "--summary", str(tmp_path / "stage.json")) == 0
-    assert "motion_index" in json.loads((tmp_path / "stage.json").read_text())
-    assert not (tmp_path / "out" / "summary.json").exists()
 
 
 @pytest.mark.parametrize("content, extra", [

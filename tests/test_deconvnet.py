@@ -222,14 +222,15 @@ def test_deconvnet_command_writes_examples_comparison_and_filters(tmp_path, caps
     np.savez(kernel_dir / "optimal.npz", video=rng.random((6, 24, 24, 3)).astype(np.float32), activation=np.float32(4.0))
     velocity = np.zeros((6, 24, 24, 2), np.float32)
     velocity[1:, ..., 0] = 1.0
-    np.savez(kernel_dir / "decomposition.npz", static=rng.random((24, 24, 3)).astype(np.float32), velocity=velocity)
+    np.savez(kernel_dir / "decomposition.npz", static=rng.random((24, 24, 3)).astype(np.float32), velocity=velocity,
+             displacement=np.cumsum(velocity, axis=0))
 
     args = ["deconvnet", "--model", spec, "--layer", "3", "--kernel", "2", "--clips", str(tmp_path / "clips.npz"),
             "--out", str(kernel_dir), "--compare", "--batch-size", "4"]
     assert main(args) == 0
     for name in ("dataset_examples.npz", "dataset_examples.png", "dataset_examples.gif", "deconv.png", "comparison.png"):
         assert (kernel_dir / name).stat().st_size > 0, name
-    summary = json.loads((kernel_dir / "summary.json").read_text())
+    summary = json.loads((kernel_dir / "stage_deconvnet.json").read_text())
     with np.load(kernel_dir / "dataset_examples.npz") as saved:
         assert saved["indices"].shape == (9,) and saved["projections"].shape == (9, 6, 24, 24, 3)
         assert summary["natural_activation"] == pytest.approx(float(saved["natural_activation"]))

@@ -34,3 +34,28 @@ def test_page_states_which_applies_when_and_the_workflows_overrides():
         assert f"### `kernelvis {command}`" in page, command
     for name in ("OptimizeConfig", "DecomposeConfig", "RefineConfig", "SuppressConfig", "InversionConfig"):
         assert name in page, name
+
+
+def test_one_tier_of_defaults_workflow_command_and_library_agree():
+    """A per-kernel stage setting has one default: config/config.yaml's top-level value, the command's option
+    default and the config dataclass's field default are equal wherever all exist."""
+    config = defaults._load_yaml(ROOT / "config" / "config.yaml")
+    parsers, classes = defaults.command_parsers(), defaults.dataclass_defaults()
+    compared, disagreements = 0, []
+    for stage in defaults.WORKFLOW_STAGES:
+        cli, aliases = defaults.option_defaults(parsers[stage]), defaults.option_aliases(parsers[stage])
+        python = classes.get(defaults.STAGE_DATACLASS[stage], {})
+        for key, value in (config.get(stage) or {}).items():
+            flag, field = "--" + key.replace("_", "-"), defaults.PYTHON_FIELD.get((stage, key), key)
+            if key in ("enabled", "options") or flag not in aliases:
+                continue
+            cli_value = cli[aliases[flag]][0]
+            if cli_value != value:
+                disagreements.append(f"{stage}.{key}: workflow {value!r}, command {cli_value!r}")
+            # the library says "no early stop" as patience None, the config and the command as 0
+            library_value = value or None if (stage, key) == ("optimize", "early_stop") else value
+            if field in python and python[field] != library_value:
+                disagreements.append(f"{stage}.{key}: workflow {value!r}, library {python[field]!r}")
+            compared += 1
+    assert compared >= 8, compared
+    assert not disagreements, disagreements

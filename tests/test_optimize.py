@@ -301,7 +301,7 @@ def test_cli_writes_outputs(tmp_path):
     code = cli_main(["optimize", "--model", _model_file(tmp_path, nan=False), "--layer", "0", "--kernel", "3",
                      "--out", str(out), "--frames", "4", "--size", "8", "--steps", "4", "--no-progress"])
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"optimal.npz", "optimal.gif", "summary.json"}
+    assert {p.name for p in out.iterdir()} == {"optimal.npz", "optimal.gif", "stage_optimize.json"}
 
 
 def test_cli_records_a_diverged_kernel_as_a_result(tmp_path, capsys):
@@ -309,7 +309,7 @@ def test_cli_records_a_diverged_kernel_as_a_result(tmp_path, capsys):
     common = ["--out", str(out), "--frames", "4", "--size", "8", "--steps", "3", "--no-progress"]
     assert cli_main(["optimize", "--model", _model_file(tmp_path, nan=True), "--layer", "0", "--kernel", "0", *common]) == 0
     assert "diverged" in capsys.readouterr().out
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "stage_optimize.json").read_text())
     assert summary["status"] == "diverged" and summary["activation"] is None
 
 

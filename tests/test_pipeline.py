@@ -1,11 +1,15 @@
-"""kernelvis.pipeline: one ordered list of per-kernel stages, one function each, mirrored by one rule each."""
+"""One orchestration: kernelvis.stages.STAGES is the one ordered list of per-kernel stages, each stage is one
+function over a set of kernels (kernelvis.stages.<name>), mirrored by one rule each; the commands are argument
+parsing plus one call, and nothing in the library imports the commands."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from kernelvis import pipeline
+import numpy as np
+
+from kernelvis import pipeline, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_OUTPUT = re.compile(r'^\s+stage="results/\{model\}/\{layer\}/kernel_\{kernel\}/stage_(\w+)\.json"', re.M)
@@ -28,29 +32,67 @@ def per_kernel_stage_rules() -> dict[str, str]:
 def test_stage_list_equals_the_workflows_per_kernel_stage_rules():
     rules = per_kernel_stage_rules()
     assert all(rule == stage for rule, stage in rules.items()), f"a rule's stage JSON is not named after it: {rules}"
-    assert set(rules) == set(pipeline.STAGES), (
-        f"kernelvis.pipeline.STAGES {pipeline.STAGES} != per-kernel stage rules {sorted(rules)}: a new stage is one "
-        "function in kernelvis/pipeline.py plus one rule writing stage_<name>.json")
-    assert len(set(pipeline.STAGES)) == len(pipeline.STAGES)
+    assert set(rules) == set(stages.STAGES), (
+        f"kernelvis.stages.STAGES {stages.STAGES} != per-kernel stage rules {sorted(rules)}: a new stage is one "
+        "function in kernelvis/stages/ plus one rule writing stage_<name>.json")
+    assert len(set(stages.STAGES)) == len(stages.STAGES)
 
 
-def test_every_stage_is_a_documented_function():
-    assert list(pipeline.STAGE_FUNCTIONS) == list(pipeline.STAGES)
-    for name, function in pipeline.STAGE_FUNCTIONS.items():
-        assert callable(function) and function.__name__ == name
-        doc = function.__doc__ or ""
-        assert "Reads" in doc and ("Writes" in doc) and ("eturns" in doc), f"{name}: say what it reads/writes/returns"
+def test_every_stage_has_one_stage_function():
+    import importlib
+
+    for name in stages.STAGES:
+        function = getattr(importlib.import_module(f"kernelvis.stages.{name}"), f"{name}_stage")
+        assert callable(function) and "kernel_set" in function.__code__.co_varnames
 
 
-def test_the_workflow_and_figures_read_the_one_list():
-    common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    assert "from kernelvis.pipeline import STAGES" in common
-    assert not re.search(r'"stage_(optimize|audit)"', common), "common.smk repeats the stage list"
-    figures = (ROOT / "src" / "kernelvis" / "commands" / "figures.py").read_text()
-    assert "from kernelvis.pipeline import STAGES" in figures and "STAGE_ORDER" not in figures
+def test_only_the_cli_entry_imports_the_commands():
+    offenders = []
+    for path in (ROOT / "src" / "kernelvis").rglob("*.py"):
+        relative = path.relative_to(ROOT / "src" / "kernelvis")
+        if relative.parts[0] == "commands" or relative.name == "cli.py":
+            continue
+        if "kernelvis.commands" in path.read_text():
+            offenders.append(str(relative))
+    assert not offenders, f"library modules importing kernelvis.commands: {offenders}"
 
 
-def test_pipeline_imports_without_torch():
-    code = "import sys, kernelvis.pipeline; print(any(m.split('.')[0] in ('torch', 'numpy') for m in sys.modules))"
+def test_stages_to_run_skips_only_optional_stages():
+    settings = pipeline.PipelineSettings(None, None, None, None, clips=None,
+                                         skip=frozenset({"optimize", "decompose", "audit", "refine"}))
+    assert pipeline.stages_to_run(settings) == ("optimize", "decompose", "tuning", "audit")
+    with_clips = pipeline.PipelineSettings(None, None, None, None, clips="clips.npz")
+    assert pipeline.stages_to_run(with_clips) == stages.STAGES
+
+
+def test_stage_modules_import_without_torch():
+    code = ("import sys, kernelvis.pipeline, kernelvis.stages, kernelvis.stages.summary; "
+            "print(any(m.split('.')[0] == 'torch' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False", "kernelvis.pipeline must stay importable by the Snakefile without torch"
+    assert out.strip() == "False", "the stage list and the merge must stay importable without torch (Snakefile, figures)"
+
+
+def test_a_kernel_set_reads_back_what_it_wrote_the_same_as_from_memory(tmp_path):
+    """Stage 2 of a kernel whose stage 1 ran in this process equals stage 2 of the same kernel read back from its
+    directory by a fresh set: the in-memory hand-over and the file hand-over are one form."""
+    from kernelvis.decompose.config import DecomposeConfig
+    from kernelvis.models.zoo import load_model
+    from kernelvis.optimize.api import OptimizeConfig
+    from kernelvis.stages import KernelSet
+    from kernelvis.stages.decompose import decompose_stage
+    from kernelvis.stages.optimize import optimize_stage
+
+    model = load_model("planted")
+    first = KernelSet.in_layer_dir(model, "energy", [0, 2], tmp_path / "a")
+    optimize_stage(first, OptimizeConfig(steps=3, restarts=1, progress=False))
+    decompose_stage(first, DecomposeConfig(steps=2, flow_steps=5))
+    second = KernelSet.in_layer_dir(model, "energy", [0, 2], tmp_path / "b")  # nothing in memory: reads the files
+    for kernel_dir, source in zip(second.dirs, first.dirs):
+        kernel_dir.mkdir(parents=True)
+        (kernel_dir / "optimal.npz").write_bytes((source / "optimal.npz").read_bytes())
+    decompose_stage(second, DecomposeConfig(steps=2, flow_steps=5))
+    for a, b in zip(first.dirs, second.dirs):
+        with np.load(a / "decomposition.npz") as left, np.load(b / "decomposition.npz") as right:
+            for key in left.files:
+                np.testing.assert_array_equal(left[key], right[key], err_msg=key)
+        assert (a / "stage_decompose.json").read_text() == (b / "stage_decompose.json").read_text()

@@ -99,7 +99,7 @@ def _planted_file(tmp_path):
     return f"{source}:build"
 
 
-def test_refine_command_writes_outputs_and_summary(tmp_path, capsys):
+def test_refine_command_writes_outputs_and_its_stage_record(tmp_path, capsys):
     from kernelvis.cli import main
     from kernelvis.io import save_npz
 
@@ -119,7 +119,7 @@ def test_refine_command_writes_outputs_and_summary(tmp_path, capsys):
     assert main(arguments) == 0
     for name in ("refined.npz", "texture.png", "motion_refined.gif"):
         assert (kernel_dir / name).stat().st_size > 0
-    summary = json.loads((kernel_dir / "summary.json").read_text())
+    summary = json.loads((kernel_dir / "stage_refine.json").read_text())
     assert summary["refine_activation"] >= summary["refine_activation_start"] > 0
     assert summary["refine_activation_r1_texture"] <= summary["refine_activation_r1_motion"] == summary["refine_activation"]
     assert summary["motion_reliance"] > 0.6 and summary["direction_reversal_drop"] > 0.8
@@ -127,17 +127,18 @@ def test_refine_command_writes_outputs_and_summary(tmp_path, capsys):
     with np.load(kernel_dir / "refined.npz") as refined:
         assert refined["displacement"].shape == (FRAMES, SIZE, SIZE, 2)
         assert refined["static"].shape == (SIZE, SIZE, 3) and refined["history"].shape == (6,)
-    # --summary sends the scalars elsewhere (the workflow's per-stage JSON)
-    assert main(arguments + ["--kernel", "1", "--summary", str(tmp_path / "stage_refine.json")]) == 0
-    stage = json.loads((tmp_path / "stage_refine.json").read_text())
+    # the record is the stage's own (stage_refine.json, what the workflow merges), replaced by each run
+    assert main(arguments + ["--kernel", "1"]) == 0
+    stage = json.loads((kernel_dir / "stage_refine.json").read_text())
     assert stage["kernel"] == 1 and stage["motion_reliance"] < 0.2
+    assert not (kernel_dir / "summary.json").exists()
     # what it reads can be named: --optimal/--decomposition elsewhere, the outputs go to --out only
     elsewhere = tmp_path / "elsewhere"
     assert main(["refine", "--model", spec, "--layer", "energy", "--kernel", "0", "--out", str(elsewhere),
                  "--optimal", str(kernel_dir / "optimal.npz"), "--decomposition", str(kernel_dir / "decomposition.npz"),
                  "--steps", "1"]) == 0
     assert sorted(path.name for path in elsewhere.iterdir()) == sorted(
-        ["motion_refined.gif", "refined.npz", "summary.json", "texture.png"])
+        ["motion_refined.gif", "refined.npz", "stage_refine.json", "texture.png"])
 
 
 def test_after_stages_one_and_two_the_planted_motion_is_recovered():

@@ -28,15 +28,14 @@ def kernel_dir(tmp_path_factory):
     assert cli_main(["optimize", *target, "--out", str(out), "--frames", "4", "--size", "8", "--steps", "3",
                      "--preprocessing", "paper", "--no-progress"]) == 0
     assert cli_main(["decompose", str(out / "optimal.npz"), "--out", str(out), "--steps", "2"]) == 0
-    assert cli_main(["refine", *target, "--out", str(out), "--steps", "1", "--summary", str(out / "stage_refine.json"),
-                     "--neutral-textures", "1"]) == 0
+    assert cli_main(["refine", *target, "--out", str(out), "--steps", "1", "--neutral-textures", "1"]) == 0
     assert cli_main(["tuning", *target, "--out", str(out), "--optimal", str(out / "optimal.npz"), "--frames", "4",
                      "--size", "8", "--directions", "4", "--spatial-freqs", "0.25", "--temporal-freqs", "0.25",
                      "--dot-speeds"]) == 0
     clips = np.random.default_rng(0).integers(0, 255, (3, 4, 8, 8, 3), dtype=np.uint8)
     save_npz(root / "clips.npz", clips=clips, labels=np.array(["a", "b", "c"]))
     assert cli_main(["audit", *target, "--optimal", str(out / "optimal.npz"), "--tuning", str(out / "tuning.json"),
-                     "--clips", str(root / "clips.npz"), "--out-file", str(out / "stage_audit.json")]) == 0
+                     "--clips", str(root / "clips.npz"), "--out", str(out)]) == 0
     assert cli_main(["suppress", *target, "--clips", str(root / "clips.npz"), "--index", "best", "--optimal",
                      str(out / "optimal.npz"), "--out", str(out / "suppression"), "--steps", "2"]) == 0
     return out, target
@@ -67,7 +66,7 @@ def test_later_stages_used_stage1_settings(kernel_dir):
 
 def test_a_disagreeing_setting_is_refused(kernel_dir, capsys):
     out, target = kernel_dir
-    code = cli_main(["refine", *target, "--out", str(out), "--steps", "1", "--objective", "channel",
-                     "--summary", str(out / "other.json")])
+    before = (out / "stage_refine.json").read_bytes()
+    code = cli_main(["refine", *target, "--out", str(out), "--steps", "1", "--objective", "channel"])
     assert code == 1 and "disagrees" in capsys.readouterr().err
-    assert not (out / "other.json").exists()
+    assert (out / "stage_refine.json").read_bytes() == before, "a refused run must not touch the stage record"

@@ -107,18 +107,16 @@ def test_random_dots_recover_direction_and_chunking_does_not_change_responses():
     assert chunked.dots["dsi"] > 0.8
 
 
-def test_tuning_command_writes_csv_json_plot_and_merges_summary(tmp_path, monkeypatch):
+def test_tuning_command_writes_csv_json_plot_and_its_stage_record(tmp_path, monkeypatch):
     import kernelvis.models.zoo as zoo
     from kernelvis.cli import main
 
     monkeypatch.setattr(zoo, "load_model", lambda spec, weights=None: planted_model(
         [PlantedUnit("drift", 250.0), PlantedUnit("flicker", 0.0)], frames=10, size=32))
-    summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"direction_deg": 12.0}))
     out = tmp_path / "kernel_0000"
     code = main(["tuning", "--model", "planted", "--layer", "energy", "--kernel", "0", "--out", str(out),
                  "--directions", "12", "--spatial-freqs", "0.125", "--temporal-freqs", "0.125", "--dot-speeds",
-                 "--plaid-freqs", "--summary", str(summary)])
+                 "--plaid-freqs"])
     assert code == 0
     record = json.loads((out / "tuning.json").read_text())
     assert angular_difference_deg(record["preferred_direction_deg"], 250.0) < 5.0
@@ -126,8 +124,10 @@ def test_tuning_command_writes_csv_json_plot_and_merges_summary(tmp_path, monkey
     assert lines[0] == "direction_deg,spatial_freq,temporal_freq,speed_px_per_frame,stimulus,response"
     assert len(lines) == 1 + 1 + 12
     assert (out / "tuning_polar.png").stat().st_size > 1000
-    merged = json.loads(summary.read_text())
-    assert merged["direction_deg"] == 12.0 and merged["dsi"] == pytest.approx(record["dsi"])
+    stage = json.loads((out / "stage_tuning.json").read_text())
+    assert stage["dsi"] == pytest.approx(record["dsi"]) and stage["kernel"] == 0
+    assert stage["tuning_objective"] == "channel"  # no stage 1 in the directory: the sweep's own objective
+    assert record["provenance"]["stage"] == "tuning"
 
 
 def test_tuning_command_rejects_bad_kernel(tmp_path, monkeypatch, capsys):

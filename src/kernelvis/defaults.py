@@ -52,10 +52,11 @@ repeat the numbers.
 `config/config.yaml` (a `--configfile` given to snakemake overrides them key by key; a model's own block, e.g.
 `models: - name: transnetv2 optimize: {steps: 200}`, overrides the top-level block for that model). Where the
 config leaves a key out, the schema's default fills it in, and an option the rule does not pass keeps the
-command's default. Running `kernelvis <command>` yourself uses the command's defaults (second part), which are
-the library's dataclass defaults (third part) unless the table says otherwise. Stage 1's command defaults are
-the workflow's audited values; where a column differs (a per-model override, or another stage's command
-default), a hand-run command is **not** the workflow's stage until you pass the workflow's values.
+command's default. There is one tier of defaults: for every per-kernel stage setting the workflow's value, the
+command's default (second part) and the library's dataclass default (third part) are the same
+(`tests/test_defaults.py` holds them equal), so a hand-run `kernelvis <command>` or `kernelvis visualize` is the
+workflow's stage. Only a per-model override (e.g. TransNetV2's fewer steps) or a `--configfile` differs, and the
+table says where.
 """
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -65,7 +66,7 @@ def save_npz(path: str | os.PathLike, **arrays) -> None:
 
 def save_json(path: str | os.PathLike, obj) -> None:
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+        temporary.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def _jsonable(obj):
@@ -74,7 +75,9 @@ def _jsonable(obj):
     if isinstance(obj, (list, tuple)):
         return [_jsonable(value) for value in obj]
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # NaN and inf are not JSON: a value that could not be measured is null
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):

@@ -38,7 +38,7 @@ rule deconvnet:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis deconvnet --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --clips {input.clips}"
-        " --out $(dirname {output.stage}) --compare --summary {output.stage} > {log} 2>&1"
+        " --out $(dirname {output.stage}) --compare > {log} 2>&1"
 
 
 rule dissect:
@@ -139,7 +139,7 @@ rule suppress:
             "motion.gif",
             "recon.gif",
             "arrows.png",
-            "summary.json",
+            "stage_decompose.json",
         ),
     params:
         spec=model_spec,

@@ -6,10 +6,10 @@ from pathlib import Path
 from snakemake.utils import validate
 
 try:  # the per-kernel stages, in merge order: one list for `kernelvis visualize` and these rules (torch-free import)
-    from kernelvis.pipeline import STAGES as KERNEL_STAGES
+    from kernelvis.stages import STAGES as KERNEL_STAGES
 except ImportError:  # snakemake run from an environment without kernelvis (e.g. --sdm conda): read the source tree
     sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-    from kernelvis.pipeline import STAGES as KERNEL_STAGES
+    from kernelvis.stages import STAGES as KERNEL_STAGES
 
 validate(config, schema="../schemas/config.schema.yaml")
 

@@ -1,6 +1,8 @@
 # One job per kernel and stage, so `snakemake results/<model>/<layer>/kernel_0003/summary.json`
-# re-runs just that kernel. Every stage writes its scalars to its own stage JSON; kernel_summary
-# merges them into summary.json (each output has exactly one producing rule).
+# re-runs just that kernel. Each rule runs one stage command (argument parsing plus one call of the stage's
+# function in kernelvis.stages, the same `kernelvis visualize` runs), which writes the stage's files and its
+# record stage_<name>.json; kernel_summary merges the records into summary.json (each output has exactly one
+# producing rule).
 
 rule optimize:
     input:
@@ -49,7 +51,7 @@ rule optimize:
         " --steps {params.steps} --restarts {params.restarts} --param {params.param} --lr {params.lr}"
         " --objective {params.objective} --early-stop {params.early_stop}"
         " --preprocessing {params.preprocessing} --seed {params.seed} --device {params.device}"
-        " {params.clip_stats} {params.options} --summary {output.stage} --no-progress > {log} 2>&1"
+        " {params.clip_stats} {params.options} --no-progress > {log} 2>&1"
 
 
 rule decompose:
@@ -80,8 +82,7 @@ rule decompose:
         gpu=config["resources"]["gpu"],
     shell:
         "OMP_NUM_THREADS={threads} kernelvis decompose {input} --out $(dirname {output.decomposition})"
-        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options}"
-        " --summary {output.stage} > {log} 2>&1"
+        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options} > {log} 2>&1"
 
 
 rule refine:
@@ -117,8 +118,7 @@ rule refine:
         "OMP_NUM_THREADS={threads} kernelvis refine --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.refined})"
         " --optimal {input.optimal} --decomposition {input.decomposition}"
-        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options}"
-        " --summary {output.stage} > {log} 2>&1"
+        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options} > {log} 2>&1"
 
 
 rule tuning:
@@ -150,7 +150,7 @@ rule tuning:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis tuning --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.json})"
-        " --optimal {input.optimal} --device {params.device} {params.options} --summary {output.stage} > {log} 2>&1"
+        " --optimal {input.optimal} --device {params.device} {params.options} > {log} 2>&1"
 
 
 rule audit:
@@ -178,7 +178,7 @@ rule audit:
     shell:
         "OMP_NUM_THREADS={threads} kernelvis audit --model {params.spec} {params.weights}"
         " --layer {wildcards.layer} --kernel {params.kernel} --optimal {input.optimal}"
-        " {params.tuning} {params.clips} --device {params.device} --out-file {output.stage} > {log} 2>&1"
+        " {params.tuning} {params.clips} --device {params.device} --out $(dirname {output.stage}) > {log} 2>&1"
 
 
 rule kernel_summary:

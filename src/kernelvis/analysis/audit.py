@@ -33,20 +33,36 @@ class NaturalResponses:
 
 
 @torch.no_grad()
+def natural_responses_of_kernels(model: LoadedModel, layer: str, kernels: list[int], objectives: list[str],
+                                 clips: np.ndarray, preprocessing: Preprocessing, batch_size: int = 16,
+                                 device: str | torch.device = "cpu") -> list[NaturalResponses]:
+    """Each kernel's objective on each clip (float32 [N, T, H, W, 3] in [0, 1] at the model's clip shape), from
+    one pass of the clip set through the model for all ``kernels`` (objective ``objectives[i]`` for
+    ``kernels[i]``). A kernel's numbers do not depend on which other kernels are measured with it."""
+    model.module.to(device)
+    responses = [[] for _ in kernels]
+    map_max = [-math.inf] * len(kernels)
+    for start in range(0, len(clips), batch_size):
+        video01 = torch.from_numpy(np.ascontiguousarray(clips[start:start + batch_size], dtype=np.float32))
+        output = layer_output(model, layer, video01.permute(0, 4, 1, 2, 3).to(device), preprocessing)
+        for position, (kernel, objective) in enumerate(zip(kernels, objectives)):
+            responses[position].append(select_response(output, [kernel], objective).double().cpu().numpy())
+            map_max[position] = max(map_max[position], float(output[:, kernel].max()))
+    results = []
+    for kernel_responses, kernel_max in zip(responses, map_max):
+        values = np.concatenate(kernel_responses) if kernel_responses else np.zeros(0)
+        best = int(np.argmax(values)) if len(values) else -1
+        results.append(NaturalResponses(values, best, float(values[best]) if best >= 0 else math.nan, kernel_max))
+    return results
+
+
 def natural_responses(model: LoadedModel, layer: str, kernel: int, clips: np.ndarray, objective: str,
                       preprocessing: Preprocessing, batch_size: int = 16,
                       device: str | torch.device = "cpu") -> NaturalResponses:
     """The kernel's objective on each clip (float32 [N, T, H, W, 3] in [0, 1] at the model's clip shape)."""
-    model.module.to(device)
-    responses, map_max = [], -math.inf
-    for start in range(0, len(clips), batch_size):
-        video01 = torch.from_numpy(np.ascontiguousarray(clips[start:start + batch_size], dtype=np.float32))
-        output = layer_output(model, layer, video01.permute(0, 4, 1, 2, 3).to(device), preprocessing)
-        responses.append(select_response(output, [kernel], objective).double().cpu().numpy())
-        map_max = max(map_max, float(output[:, kernel].max()))
-    responses = np.concatenate(responses) if responses else np.zeros(0)
-    best = int(np.argmax(responses)) if len(responses) else -1
-    return NaturalResponses(responses, best, float(responses[best]) if best >= 0 else math.nan, map_max)
+    (result,) = natural_responses_of_kernels(model, layer, [kernel], [objective], clips, preprocessing, batch_size,
+                                             device)
+    return result
 
 
 def natural_responses_like(model: LoadedModel, layer: str, kernel: int, clips: np.ndarray, video: np.ndarray,

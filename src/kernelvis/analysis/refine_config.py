@@ -11,7 +11,7 @@ PHASES = ("texture", "motion")
 
 @dataclass(frozen=True)
 class RefineConfig:
-    steps: int = 100
+    steps: int = 60
     """Optimizer steps of each texture or motion optimization (0: only evaluate the start)."""
     rounds: int = 1
     """How many times the texture-then-motion pair runs (alternation)."""

@@ -90,21 +90,23 @@ def load_kernel_target(args):
     return model, kernel
 
 
-def stage1_settings(optimal_path, objective: str | None = None, preprocessing: str | None = None) -> tuple[str, str]:
-    """(objective, preprocessing) stage 1 used, read from its ``optimal.npz``: every later stage that measures
-    the kernel must use the same. An explicit value that disagrees with the artifact is refused."""
-    import numpy as np
+def kernel_set_from_args(args, kernel_dir=None):
+    """The one-kernel :class:`~kernelvis.stages.KernelSet` of a stage command: --model/--weights/--layer/--kernel,
+    the kernel directory ``kernel_dir`` (default --out) and --device."""
+    from kernelvis.stages import KernelSet
 
-    from kernelvis.errors import BadInputError
+    model, kernel = load_kernel_target(args)
+    return KernelSet(model, args.layer, (kernel,), (kernel_dir if kernel_dir is not None else args.out,),
+                     getattr(args, "device", "cpu"))
 
-    try:
-        with np.load(optimal_path) as archive:
-            recorded = {key: str(archive[key]) if key in archive.files else default
-                        for key, default in (("objective", "channel"), ("preprocessing", "native"))}
-    except (OSError, ValueError) as error:
-        raise BadInputError(f"cannot read {optimal_path}: {error}") from None
-    for name, given in (("objective", objective), ("preprocessing", preprocessing)):
-        if given not in (None, "auto") and given != recorded[name]:
-            raise BadInputError(f"--{name} {given} disagrees with {optimal_path}, which was made with {name} "
-                                f"{recorded[name]!r}; drop --{name} to use stage 1's, or re-run stage 1")
-    return recorded["objective"], recorded["preprocessing"]
+
+def preload_stage1(kernel_set, optimal_path, objective: str | None = None, preprocessing: str | None = None):
+    """Stage 1 of the set's one kernel read from an explicit ``optimal_path`` (a command's --optimal), with an
+    explicit --objective/--preprocessing that disagrees with it refused. Returns the
+    :class:`~kernelvis.stages.inputs.Stage1`."""
+    from kernelvis.stages.inputs import check_stage1_settings, load_stage1
+
+    stage1 = load_stage1(optimal_path)
+    check_stage1_settings(stage1, objective, preprocessing)
+    kernel_set.remember("optimize", kernel_set.kernels[0], stage1)
+    return stage1

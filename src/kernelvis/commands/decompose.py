@@ -15,7 +15,6 @@ from __future__ import annotations
 
 HELP = "static texture + motion of a video (stage 2)"
 
-OPTIONAL_NPZ_KEYS = ("model", "layer", "kernel", "activation")
 
 
 def add_decompose_options(parser, short_names: bool = False) -> None:
@@ -100,54 +99,17 @@ def defaults_grid() -> int:
 def add_arguments(parser) -> None:
     parser.add_argument("video", metavar="VIDEO", help=".npz (key 'video'), .gif or .mp4")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     add_decompose_options(parser, short_names=True)
 
 
-def optimal_metadata(path) -> dict:
-    """model/layer/kernel/activation stored in an optimal.npz (empty for other videos)."""
-    from pathlib import Path
-
-    import numpy as np
-
-    if Path(path).suffix.lower() != ".npz":
-        return {}
-    with np.load(path) as archive:
-        return {key: archive[key].item() for key in OPTIONAL_NPZ_KEYS if key in archive.files}
-
-
-def write_decomposition(decomposition, out_dir, summary: dict, motion_scale: float | None = None, summary_path=None):
-    """What stage 2 leaves in a kernel directory: ``decomposition.npz``, its pictures (static.png, motion.gif,
-    recon.gif, arrows.png) and ``summary`` plus the motion scale drawn, merged into ``summary_path`` (default
-    ``out_dir/summary.json``). Returns the summary path."""
-    from kernelvis.decompose.save import save_decomposition
-    from kernelvis.render.decomposition import render_decomposition
-
-    scale = render_decomposition(decomposition, out_dir, motion_scale)
-    return save_decomposition(decomposition, out_dir, {**summary, "motion_scale_px_per_frame": scale}, summary_path)
-
-
 def run(args) -> int:
-    import shutil
-    from pathlib import Path
+    from kernelvis.stages.decompose import decompose_file
 
-    from kernelvis.decompose.fit import decompose_video
-    from kernelvis.decompose.stats import motion_summary
-    from kernelvis.io import read_video, staged_directory
-
-    config = decompose_config_from_args(args)
-    video = read_video(args.video)
-    decomposition = decompose_video(video, config)
-    summary = {**optimal_metadata(args.video), **motion_summary(video, decomposition)}
-    out_dir = Path(args.out)
-    with staged_directory(out_dir) as stage:
-        if args.summary is None and (out_dir / "summary.json").is_file():
-            shutil.copy2(out_dir / "summary.json", stage / "summary.json")  # merge, then replace atomically
-        summary_path = write_decomposition(decomposition, stage, summary, args.motion_scale, args.summary)
+    _, summary = decompose_file(args.video, args.out, decompose_config_from_args(args), args.motion_scale)
     print(f"{args.video}: direction {summary['direction_deg']:.1f} deg, speed {summary['speed_px_per_frame']:.3f} "
           f"px/frame, strength {summary['direction_strength']:.2f}, change shares motion {summary['motion_share']:.2f} "
           f"/ appearance {summary['appearance_share']:.2f} / residual {summary['residual_share']:.2f}, "
-          f"recon {summary['recon_psnr_db']:.1f} dB -> {out_dir} (summary: {args.summary or summary_path.name})")
+          f"recon {summary['recon_psnr_db']:.1f} dB -> {args.out}")
     return 0

@@ -59,58 +59,10 @@ def run(args) -> int:
 
 
 def _kernel(args) -> int:
-    import json
-    from pathlib import Path
+    from kernelvis.stages.summary import merge_kernel_summary
 
-    import numpy as np
-
-    from kernelvis.errors import BadInputError
-    from kernelvis.io import save_json
-    from kernelvis.render.panels import write_kernel_panel
-
-    kernel_dir = Path(args.out)
-    optimal_path, decomposition_path = kernel_dir / "optimal.npz", kernel_dir / "decomposition.npz"
-    for required in (optimal_path, decomposition_path):
-        if not required.is_file():
-            raise BadInputError(f"{required} is missing: run `kernelvis optimize` and `kernelvis decompose` first")
-    from kernelvis.analysis.verdict import combined_status
-
-    summary_path = kernel_dir / "summary.json"
-    if args.stages is not None:  # exactly the declared inputs: nothing stale from an earlier config leaks in
-        stage_paths = [Path(path) for path in args.stages]
-        summary = {}
-    else:
-        from kernelvis.pipeline import STAGES
-
-        stage_paths = [kernel_dir / f"stage_{stage}.json" for stage in STAGES]
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    statuses, details = [], []
-    for stage_path in stage_paths:  # later stages win where keys repeat
-        if stage_path.is_file():
-            record = json.loads(stage_path.read_text())
-            record.pop("provenance", None)
-            statuses.append(record.get("status"))
-            if record.get("status") not in (None, "ok") and record.get("status_detail"):
-                details.append(f"{record['status']}: {record['status_detail']}")
-            summary.update(record)
-        elif args.stages is not None:
-            raise BadInputError(f"{stage_path} is missing")
-    summary["status"] = combined_status(statuses)
-    summary["status_detail"] = "; ".join(details)
-    if summary["status"] in ("dead", "diverged"):  # nothing was optimized: an audit verdict would mislead
-        summary["audit_pass"] = None
-    with np.load(optimal_path) as optimal:
-        summary.setdefault("activation", float(optimal["activation"]))
-        for key in ("model", "layer", "kernel"):
-            if key in optimal.files:
-                summary.setdefault(key, optimal[key].item())
-    if args.model_name:
-        summary["model"] = args.model_name
-    if args.layer:
-        summary["layer"] = args.layer
-    write_kernel_panel(kernel_dir, summary, args.motion_scale)
-    save_json(summary_path, summary)  # last: its presence means the kernel is complete
-    print(f"wrote {summary_path}, panel.png, panel.gif")
+    merge_kernel_summary(args.out, args.stages, args.model_name, args.layer, args.motion_scale)
+    print(f"wrote {args.out}/summary.json, panel.png, panel.gif")
     return 0
 
 

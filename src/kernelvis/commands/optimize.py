@@ -87,30 +87,18 @@ def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
     add_kernel_target_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory")
     add_optimize_options(parser)
 
 
 def run(args) -> int:
-    from kernelvis.commands.common import load_kernel_target
-    from kernelvis.optimize.api import optimize_kernels, save_optimal
+    from kernelvis.commands.common import kernel_set_from_args
+    from kernelvis.stages.optimize import optimize_stage
 
     config = optimize_config_from_args(args)
-    model, kernel = load_kernel_target(args)
-    (result,) = optimize_kernels(model, args.layer, [kernel], config)
-    save_optimal(result, args.out, model.name, args.layer, kernel, summary_path=args.summary,
-                 provenance=optimize_provenance(model, args.layer, kernel, config))
+    kernel_set = kernel_set_from_args(args)
+    (result,) = optimize_stage(kernel_set, config)
     status = "" if result.status == "ok" else f" [{result.status}: {result.status_detail}]"
-    print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} ({result.objective}) after "
-          f"{len(result.history)} steps{status} -> {args.out}")
+    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: activation {result.activation:.4g} "
+          f"({result.objective}) after {len(result.history)} steps{status} -> {args.out}")
     return 0
-
-
-def optimize_provenance(model, layer: str, kernel: int, config) -> dict:
-    """How a stage-1 result was made (stored in optimal.npz; later stages read preprocessing and objective)."""
-    from kernelvis.provenance import make_provenance
-
-    return make_provenance("optimize", model, config, layer=layer, kernel=int(kernel),
-                           preprocessing=config.preprocessing, objective_requested=config.objective,
-                           seed=config.seed, native_preprocessing=model.preprocessing)

@@ -3,9 +3,9 @@
 Reads DIR/optimal.npz (stage 1) and DIR/decomposition.npz (stage 2), optimizes the texture with the
 motion fixed and the motion with the texture fixed (alternating for --rounds), each keeping its best
 iterate so the activation never drops, then measures the kernel's reliance on texture and motion.
-Writes texture.png, motion_refined.gif (optimal input | refined motion | refined reconstruction) and
-refined.npz into DIR, and merges the activation after each step, the reliance indices and the
-refined direction into the summary JSON.
+Writes texture.png, motion_refined.gif (optimal input | refined motion | refined reconstruction),
+refined.npz and stage_refine.json (the activation after each step, the reliance indices, the refined
+direction) into DIR (kernelvis.stages.refine.refine_stage).
 """
 
 from __future__ import annotations
@@ -74,11 +74,10 @@ def add_arguments(parser) -> None:
 
     add_kernel_target_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output directory (refined.npz, texture.png, motion_refined.gif)")
+                        help="kernel directory (refined.npz, texture.png, motion_refined.gif, stage_refine.json)")
     parser.add_argument("--optimal", default=None, metavar="PATH", help="stage 1's optimal.npz (default: DIR/optimal.npz)")
     parser.add_argument("--decomposition", default=None, metavar="PATH",
                         help="stage 2's decomposition.npz (default: DIR/decomposition.npz)")
-    parser.add_argument("--summary", default=None, metavar="PATH", help="summary JSON to merge into (default: DIR/summary.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
     parser.add_argument("--objective", choices=["channel", "rectified", "neuron"], default=None,
                         help="default: the one stage 1 used (read from optimal.npz); a different one is refused")
@@ -91,82 +90,24 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from kernelvis.analysis.reliance import refine_with_reliance
-    from kernelvis.commands.common import load_kernel_target, stage1_settings
-    from kernelvis.io import staged_directory, update_json
+    from kernelvis.commands.common import kernel_set_from_args, preload_stage1
+    from kernelvis.stages.inputs import load_stage2
+    from kernelvis.stages.refine import refine_stage
 
+    config = refine_config_from_args(args)
     kernel_dir = Path(args.out)
     optimal_path = Path(args.optimal) if args.optimal else kernel_dir / "optimal.npz"
     decomposition_path = Path(args.decomposition) if args.decomposition else kernel_dir / "decomposition.npz"
-    if optimal_path.is_file():
-        args.objective, args.preprocessing = stage1_settings(optimal_path, args.objective, args.preprocessing)
-    config = refine_config_from_args(args)
-    optimal_video, decomposition = load_kernel_inputs(optimal_path, decomposition_path)
-    model, kernel = load_kernel_target(args)
-    result, arrays, scalars = refine_with_reliance(model, args.layer, kernel, optimal_video,
-                                                   decomposition["static_canvas"], decomposition["displacement"],
-                                                   decomposition["margin_px"], config, args.neutral_textures,
-                                                   args.seed)
-    with staged_directory(kernel_dir) as staging:
-        write_refined(staging, arrays, optimal_video)
-    summary_path = Path(args.summary) if args.summary else kernel_dir / "summary.json"
-    update_json(summary_path, {"model": model.name, "layer": args.layer, "kernel": kernel,
-                               "refine_objective": config.objective, "refine_preprocessing": config.preprocessing,
-                               **{key: _json_number(value) for key, value in scalars.items()}})
-    print(f"{model.name} {args.layer} kernel {kernel}: activation {result.activation_start:.4g} -> "
-          f"{result.activation_final:.4g}, texture_reliance {scalars['texture_reliance']:.2f}, "
-          f"motion_reliance {scalars['motion_reliance']:.2f}, reversal drop {scalars['direction_reversal_drop']:.2f}, "
-          f"refined direction {scalars['refined_direction_deg']:.0f}° -> {kernel_dir}")
+    kernel_set = kernel_set_from_args(args)
+    stage1 = preload_stage1(kernel_set, optimal_path, args.objective, args.preprocessing)
+    kernel_set.remember("decompose", kernel_set.kernels[0], load_stage2(decomposition_path, stage1.video.shape))
+    (record,) = refine_stage(kernel_set, config, args.neutral_textures, args.seed)
+    numbers = ", ".join(f"{key} {_number(record.get(key))}" for key in
+                        ("refine_activation_start", "refine_activation", "texture_reliance", "motion_reliance",
+                         "direction_reversal_drop", "refined_direction_deg"))
+    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: {numbers} -> {kernel_dir}")
     return 0
 
 
-def write_refined(out_dir, arrays: dict, optimal_video) -> None:
-    """refined.npz, texture.png (the refined texture under the frame) and motion_refined.gif
-    (optimal input | refined HSV motion | refined reconstruction, as the paper's GIFs)."""
-    from kernelvis.io import save_npz, write_gif, write_png
-    from kernelvis.render.panels import side_by_side_frames
-
-    save_npz(out_dir / "refined.npz", **arrays)
-    write_png(out_dir / "texture.png", arrays["static"])
-    write_gif(out_dir / "motion_refined.gif", side_by_side_frames(optimal_video, arrays["velocity"], arrays["recon"]))
-
-
-def load_kernel_inputs(optimal_path, decomposition_path):
-    """(optimal video [T, H, W, 3], decomposition dict with static_canvas, displacement, margin_px) from stage 1's
-    optimal.npz and stage 2's decomposition.npz; a missing or inconsistent file is a :class:`BadInputError`
-    naming it."""
-    import numpy as np
-
-    from kernelvis.errors import BadInputError
-    from kernelvis.io import read_video
-
-    for path, stage in ((optimal_path, "kernelvis optimize"), (decomposition_path, "kernelvis decompose")):
-        if not path.is_file():
-            raise BadInputError(f"{path} not found: run `{stage}` for this kernel first")
-    optimal_video = read_video(optimal_path)
-    try:
-        with np.load(decomposition_path) as archive:
-            displacement = np.asarray(archive["displacement"], dtype=np.float32)
-            if "static_canvas" in archive:
-                canvas, margin_px = np.asarray(archive["static_canvas"], dtype=np.float32), int(archive["margin_px"])
-            else:  # a decomposition without a canvas: the frame-sized texture, no margin
-                canvas, margin_px = np.asarray(archive["static"], dtype=np.float32), 0
-    except (KeyError, ValueError, OSError) as error:
-        raise BadInputError(f"cannot read {decomposition_path}: {error}") from None
-    if displacement.shape[:3] != optimal_video.shape[:3] or displacement.shape[-1] != 2:
-        raise BadInputError(f"{decomposition_path}: displacement {list(displacement.shape)} does not match the "
-                            f"optimal video {list(optimal_video.shape)}")
-    expected_canvas = tuple(size + 2 * margin_px for size in optimal_video.shape[1:3]) + (3,)
-    if canvas.shape != expected_canvas:
-        raise BadInputError(f"{decomposition_path}: static canvas {list(canvas.shape)} is not {list(expected_canvas)}")
-    if not (np.isfinite(displacement).all() and np.isfinite(canvas).all()):
-        raise BadInputError(f"{decomposition_path}: contains NaN or inf")
-    return optimal_video, {"static_canvas": np.clip(canvas, 0.0, 1.0), "displacement": displacement,
-                           "margin_px": margin_px}
-
-
-def _json_number(value):
-    """NaN/inf are not JSON: they are written as null."""
-    import math
-
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"

@@ -88,9 +88,9 @@ def run(args) -> int:
     model, kernel = load_kernel_target(args)
     preprocessing_name = "native"
     if args.optimal:
-        from kernelvis.commands.common import stage1_settings
+        from kernelvis.stages.inputs import load_stage1
 
-        _, preprocessing_name = stage1_settings(args.optimal)
+        preprocessing_name = load_stage1(args.optimal).preprocessing
     preprocessing = model_preprocessing(model, preprocessing_name)
     args.index = clip_index(args, best=lambda: best_clip_index(args, model, kernel, preprocessing))
     clip = read_clip(args.clips, args.index)

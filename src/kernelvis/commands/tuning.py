@@ -3,8 +3,9 @@ random-dot fields, and a blank baseline, all batched through the model up to the
 
 Writes tuning.csv (response per stimulus), tuning.json (preferred_direction_deg, dsi,
 preferred_spatial_freq, preferred_temporal_freq, preferred_speed_px_per_frame, best_grating_activation,
-baseline and random-dot read-outs) and tuning_polar.png into DIR, and merges preferred_direction_deg
-and dsi into the kernel's summary.json.
+baseline and random-dot read-outs, provenance), tuning_polar.png and stage_tuning.json (preferred direction,
+DSI, best stimulus) into DIR (kernelvis.stages.tuning.tuning_stage). With --optimal, or an optimal.npz in DIR,
+the sweep is measured with stage 1's objective and preprocessing.
 """
 
 from __future__ import annotations
@@ -12,27 +13,36 @@ from __future__ import annotations
 HELP = "direction tuning of a kernel (drifting gratings, random dots): preferred direction, DSI, speed"
 
 
-def add_tuning_options(parser) -> None:
+def add_tuning_options(parser, sweep_only: bool = False) -> None:
+    """The sweep's options. ``sweep_only`` (``kernelvis visualize``): only the stimulus options, prefixed
+    ``--tuning-`` to sit beside stage 1's; frames, size, seed and device are then stage 1's."""
     group = parser.add_argument_group("tuning sweep")
-    group.add_argument("--directions", type=int, default=16, help="evenly spaced directions from 0°")
-    group.add_argument("--spatial-freqs", type=float, nargs="+", default=[0.0625, 0.125, 0.25], metavar="CYC_PER_PX")
-    group.add_argument("--temporal-freqs", type=float, nargs="+", default=[0.0625, 0.125, 0.25], metavar="CYC_PER_FRAME")
-    group.add_argument("--dot-speeds", type=float, nargs="*", default=[1.0, 2.0], metavar="PX_PER_FRAME",
-                       help="random-dot speeds (none: gratings only)")
-    group.add_argument("--plaid-freqs", type=float, nargs="*", default=[0.0625, 0.0625, 0.125, 0.125],
-                       metavar="SF TF", help="pairs (cycles/px, cycles/frame) of plaids (none: no plaids)")
-    group.add_argument("--dot-density", type=float, default=0.05, help="random dots per px²")
-    group.add_argument("--contrast", type=float, default=1.0)
+    prefix = "--tuning-" if sweep_only else "--"
+    group.add_argument(f"{prefix}directions", dest="directions", type=int, default=16,
+                       help="evenly spaced directions from 0°")
+    group.add_argument(f"{prefix}spatial-freqs", dest="spatial_freqs", type=float, nargs="+",
+                       default=[0.0625, 0.125, 0.25], metavar="CYC_PER_PX")
+    group.add_argument(f"{prefix}temporal-freqs", dest="temporal_freqs", type=float, nargs="+",
+                       default=[0.0625, 0.125, 0.25], metavar="CYC_PER_FRAME")
+    group.add_argument(f"{prefix}dot-speeds", dest="dot_speeds", type=float, nargs="*", default=[1.0, 2.0],
+                       metavar="PX_PER_FRAME", help="random-dot speeds (none: gratings only)")
+    group.add_argument(f"{prefix}plaid-freqs", dest="plaid_freqs", type=float, nargs="*",
+                       default=[0.0625, 0.0625, 0.125, 0.125], metavar="SF TF",
+                       help="pairs (cycles/px, cycles/frame) of plaids (none: no plaids)")
+    group.add_argument(f"{prefix}dot-density", dest="dot_density", type=float, default=0.05, help="random dots per px²")
+    group.add_argument(f"{prefix}contrast", dest="contrast", type=float, default=1.0)
+    group.add_argument(f"{prefix}batch-size", dest="batch_size", type=int, default=32, help="stimuli per forward pass")
+    if sweep_only:
+        return
     group.add_argument("--frames", type=int, default=None, help="clip length (default: the model's native)")
     group.add_argument("--size", type=int, default=None, help="frame size (default: the model's native)")
-    group.add_argument("--batch-size", type=int, default=32, help="stimuli per forward pass")
     group.add_argument("--objective", choices=["channel", "rectified", "neuron"], default=None,
                        help="default: stage 1's (from --optimal), else channel")
     group.add_argument("--preprocessing", choices=["native", "paper"], default=None,
                        help="default: stage 1's (from --optimal), else native")
     group.add_argument("--optimal", default=None, metavar="NPZ",
-                       help="the kernel's optimal.npz: the sweep is measured with the objective and preprocessing "
-                            "stage 1 used")
+                       help="the kernel's optimal.npz (default: DIR/optimal.npz when present): the sweep is measured "
+                            "with the objective and preprocessing stage 1 used")
     group.add_argument("--seed", type=int, default=0, help="seed of the random-dot fields")
     group.add_argument("--device", default="cpu")
 
@@ -56,47 +66,31 @@ def tuning_config_from_args(args):
                         temporal_freqs=tuple(args.temporal_freqs), dot_speeds_px_per_frame=tuple(args.dot_speeds),
                         plaid_freqs=tuple(zip(args.plaid_freqs[::2], args.plaid_freqs[1::2])),
                         dot_density=args.dot_density, contrast=args.contrast, frames=args.frames, size=args.size,
-                        batch_size=args.batch_size, objective=args.objective or "channel", seed=args.seed)
+                        batch_size=args.batch_size, objective=getattr(args, "objective", None) or "channel",
+                        seed=args.seed)
 
 
 def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
     add_kernel_target_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--summary", default=None, help="summary.json to merge into (default: OUT/summary.json)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory")
     add_tuning_options(parser)
 
 
 def run(args) -> int:
+    from kernelvis.commands.common import kernel_set_from_args, preload_stage1
+    from kernelvis.stages.tuning import tuning_stage
+
+    config = tuning_config_from_args(args)
+    kernel_set = kernel_set_from_args(args)
     from pathlib import Path
 
-    from kernelvis.analysis.tuning import save_tuning, tune_kernels
-    from kernelvis.io import staged_directory, update_json
-    from kernelvis.commands.common import load_kernel_target
-    from kernelvis.render.tuning_plot import write_polar_tuning
-
-    from kernelvis.commands.common import stage1_settings
-    from kernelvis.optimize.api import model_preprocessing
-    from kernelvis.provenance import make_provenance
-
-    if args.optimal:
-        args.objective, args.preprocessing = stage1_settings(args.optimal, args.objective, args.preprocessing)
-    preprocessing = args.preprocessing or "native"
-    config = tuning_config_from_args(args)
-    model, kernel = load_kernel_target(args)
-    (tuning,) = tune_kernels(model, args.layer, [kernel], config, preprocessing=model_preprocessing(model, preprocessing),
-                             device=args.device)
-    provenance = make_provenance("tuning", model, config, layer=args.layer, kernel=kernel, preprocessing=preprocessing,
-                                 objective=config.objective, optimal=args.optimal)
-    with staged_directory(args.out) as staging:
-        record = save_tuning(tuning, staging, model.name, args.layer, config, preprocessing, provenance)
-        write_polar_tuning(staging / "tuning_polar.png", tuning, title=f"{model.name} {args.layer} kernel {kernel}")
-    summary_path = Path(args.summary) if args.summary else Path(args.out) / "summary.json"
-    update_json(summary_path, {"model": model.name, "layer": args.layer, "kernel": kernel,
-                               "preferred_direction_deg": record["preferred_direction_deg"], "dsi": record["dsi"],
-                               "best_stimulus_activation": record["best_stimulus_activation"],
-                               "best_stimulus": record["best_stimulus"], "tuning_objective": config.objective})
-    print(f"{model.name} {args.layer} kernel {kernel}: preferred {record['preferred_direction_deg']:.1f}°, "
-          f"DSI {record['dsi']:.2f}, speed {record['preferred_speed_px_per_frame']:.2f} px/frame -> {args.out}")
+    optimal = Path(args.optimal) if args.optimal else Path(args.out) / "optimal.npz"
+    if args.optimal or optimal.is_file():
+        preload_stage1(kernel_set, optimal, args.objective, args.preprocessing)
+    (record,) = tuning_stage(kernel_set, config, args.preprocessing)
+    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: preferred "
+          f"{record['preferred_direction_deg']:.1f}°, DSI {record['dsi']:.2f}, speed "
+          f"{record['preferred_speed_px_per_frame']:.2f} px/frame -> {args.out}")
     return 0

@@ -15,25 +15,30 @@ from kernelvis.io import save_npz, update_json
 
 APPEARANCE_KEYS = ("recon_motion_only", "recon_appearance_only", "gain", "offset", "residual_coef", "residual_image")
 """decomposition.npz keys of the appearance component (issue 16), beside the texture+motion ones."""
-FILES = ("decomposition.npz", "summary.json")
 
 
 def save_decomposition(decomposition: Decomposition, out_dir: str | os.PathLike, summary: dict,
                        summary_path: str | os.PathLike | None = None) -> Path:
-    """Write ``decomposition.npz`` (static, displacement, velocity, recon, static_canvas, margin_px, start
-    and the appearance part: recon_motion_only, recon_appearance_only, gain, offset, residual_coef,
-    residual_image) into ``out_dir`` and merge ``summary`` into ``summary_path`` (default
-    ``out_dir/summary.json``). Returns the summary path.
+    """Write ``decomposition.npz`` (:func:`save_decomposition_arrays`) into ``out_dir`` and merge ``summary``
+    into ``summary_path`` (default ``out_dir/summary.json``). Returns the summary path.
     """
-    out_dir = Path(out_dir)
-    appearance = {name: getattr(decomposition, name) for name in APPEARANCE_KEYS
-                  if getattr(decomposition, name) is not None}
-    save_npz(out_dir / "decomposition.npz", static=decomposition.static, displacement=decomposition.displacement,
-             velocity=decomposition.velocity, recon=decomposition.recon, static_canvas=decomposition.static_canvas,
-             margin_px=np.int64(decomposition.margin_px), start=np.str_(decomposition.start), **appearance)
-    summary_path = Path(summary_path) if summary_path is not None else out_dir / "summary.json"
+    save_decomposition_arrays(decomposition, out_dir)
+    summary_path = Path(summary_path) if summary_path is not None else Path(out_dir) / "summary.json"
     update_json(summary_path, summary)
     return summary_path
+
+
+def save_decomposition_arrays(decomposition: Decomposition, out_dir: str | os.PathLike) -> Path:
+    """Write ``decomposition.npz`` (static, displacement, velocity, recon, static_canvas, margin_px, start
+    and the appearance part: recon_motion_only, recon_appearance_only, gain, offset, residual_coef,
+    residual_image) into ``out_dir``; returns its path."""
+    path = Path(out_dir) / "decomposition.npz"
+    appearance = {name: getattr(decomposition, name) for name in APPEARANCE_KEYS
+                  if getattr(decomposition, name) is not None}
+    save_npz(path, static=decomposition.static, displacement=decomposition.displacement,
+             velocity=decomposition.velocity, recon=decomposition.recon, static_canvas=decomposition.static_canvas,
+             margin_px=np.int64(decomposition.margin_px), start=np.str_(decomposition.start), **appearance)
+    return path
 
 
 def load_decomposition(path: str | os.PathLike) -> Decomposition:

@@ -15,7 +15,18 @@ GIF_FPS = 8.0
 
 def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str, kernel: int,
                  summary_path: str | os.PathLike | None = None, provenance: dict | None = None) -> Path:
-    """Write ``result`` (an :class:`~kernelvis.optimize.api.OptimalInput`) into ``out_dir``.
+    """Write ``result`` (an :class:`~kernelvis.optimize.api.OptimalInput`) into ``out_dir``
+    (:func:`write_optimal`) and merge :func:`optimal_scalars` into ``summary_path`` (default
+    ``out_dir/summary.json``)."""
+    write_optimal(result, out_dir, model_name, layer, kernel, provenance)
+    update_json(Path(summary_path) if summary_path is not None else Path(out_dir) / "summary.json",
+                optimal_scalars(result, model_name, layer, kernel, provenance))
+    return Path(out_dir)
+
+
+def write_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str, kernel: int,
+                  provenance: dict | None = None) -> None:
+    """``optimal.npz`` and ``optimal.gif`` of ``result`` in ``out_dir``.
 
     The npz keeps the clip in display space ([0, 1], as the model saw it) and how it was made
     (``objective`` actually used, ``preprocessing``, ``status``, ``provenance`` JSON); the GIF is min–max
@@ -25,8 +36,7 @@ def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str
 
     provenance = dict(provenance or {})
     provenance.update({"objective": result.objective, "linearity_probe": result.probe})
-    out_dir = Path(out_dir)
-    with staged_directory(out_dir) as staging:
+    with staged_directory(Path(out_dir)) as staging:
         save_npz(staging / "optimal.npz",
                  video=np.asarray(result.video, dtype=np.float32),
                  activation=np.float32(result.activation),
@@ -38,11 +48,13 @@ def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str
                  status=np.str_(result.status), status_detail=np.str_(result.status_detail),
                  provenance=np.str_(provenance_json(provenance)))
         write_gif(staging / "optimal.gif", normalize_to_unit_range(result.video), fps=GIF_FPS)
+
+
+def optimal_scalars(result, model_name: str, layer: str, kernel: int, provenance: dict | None = None) -> dict:
+    """Stage 1's scalars for the kernel's summary (a non-finite activation is None)."""
     activation = float(result.activation)
-    update_json(Path(summary_path) if summary_path is not None else out_dir / "summary.json",
-                {"model": model_name, "layer": layer, "kernel": int(kernel),
-                 "activation": activation if np.isfinite(activation) else None, "objective": result.objective,
-                 "objective_requested": provenance.get("objective_requested", result.objective),
-                 "layer_affine": bool(result.probe.get("affine", False)), "status": result.status,
-                 "status_detail": result.status_detail, "optimize_steps_run": int(len(result.history))})
-    return out_dir
+    return {"model": model_name, "layer": layer, "kernel": int(kernel),
+            "activation": activation if np.isfinite(activation) else None, "objective": result.objective,
+            "objective_requested": (provenance or {}).get("objective_requested", result.objective),
+            "layer_affine": bool(result.probe.get("affine", False)), "status": result.status,
+            "status_detail": result.status_detail, "optimize_steps_run": int(len(result.history))}
