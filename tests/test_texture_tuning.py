@@ -218,3 +218,30 @@ def test_probes_for_kernel_and_save(tmp_path, planted):
     assert set(saved["curves"]) == {"stage2", "refined"} and len(saved["curves"]["stage2"]["responses"]) == 3
     lines = (tmp_path / "texture_tuning.csv").read_text().splitlines()
     assert lines[0].startswith("kernel,texture,direction_deg") and len(lines) == 1 + 2 * 3 * 16
+
+
+def test_polar_plot_overlays_the_texture_curves(tmp_path, planted):
+    from kernelvis.analysis.tuning import TuningConfig, tune_kernels
+    from kernelvis.render.tuning_plot import polar_tuning_figure, texture_curve_entries, write_polar_tuning
+
+    (tuning,) = tune_kernels(planted, "energy", [0], TuningConfig(spatial_freqs=(SF,), temporal_freqs=(SF,),
+                                                                  dot_speeds_px_per_frame=(), plaid_freqs=()))
+    probes = [TextureProbe(0, grating_texture(37.0), FRAMES, 1.0, 37.0),
+              TextureProbe(0, grating_texture(37.0), FRAMES, 2.0, 97.0, label="refined")]
+    results = texture_tuning(planted, "energy", probes, CONFIG)
+    save_texture_tuning(results, tmp_path, "planted", "energy")
+    record = json.loads((tmp_path / "texture_tuning.json").read_text())
+    from_objects, from_json = texture_curve_entries(results), texture_curve_entries(record)
+    assert [e["label"] for e in from_json] == ["stage2", "refined"]
+    for a, b in zip(from_objects, from_json):
+        np.testing.assert_allclose(a["curve"], b["curve"])
+        assert a["preferred_direction_deg"] == b["preferred_direction_deg"]
+    figure = polar_tuning_figure(tuning.directions_deg, tuning.best_curve, tuning.preferred_direction_deg, tuning.dsi,
+                                 texture_curves=from_json)
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert any(label.startswith("own texture") and "DSI" in label for label in labels)
+    assert any(label.startswith("refined texture") for label in labels)
+    import matplotlib.pyplot as plt
+    plt.close(figure)
+    assert write_polar_tuning(tmp_path / "tuning_polar.png", tuning, texture_tuning=record)[0].is_file()
+    assert write_polar_tuning(tmp_path / "plain.png", tuning)[0].is_file()  # existing callers unchanged
