@@ -140,6 +140,7 @@ def test_static_optimum_is_probed_at_the_minimum_speed_and_recorded(planted):
         json.dumps(record, allow_nan=False)
         json.dumps(result.curve(), allow_nan=False)
         assert record["texture_speed_clamped"] is True
+        assert all(value is None or isinstance(value, (int, float, str, bool)) for value in record.values())
     assert texture_tuning(planted, "energy", probes[:1], CONFIG)[0].agrees is None
     assert texture_tuning(planted, "energy", probes[2:], CONFIG)[0].record()["texture_angular_error_deg"] is None
 

@@ -28,7 +28,7 @@ Read-out (per kernel and texture):
 - **preferred direction** = the *peak* of the curve at the reference speed, read on the curve kept to its
   first ``peak_harmonics`` (3) circular harmonics and evaluated every 0.5° (the sampled arg-max is locked
   to the grid and, on the flat top of a speed-tuned kernel's curve, off by up to 15° on planted kernels;
-  the smoothed peak by under 2°; three harmonics still keep two lobes 120° apart apart). The peak,
+  the smoothed peak by under 6°; three harmonics still keep two lobes 120° apart apart). The peak,
   not the vector average, because of the aperture problem: a stripe texture moving faster than the
   kernel's normal speed gives two lobes symmetric about the stripes' normal, the vector average points
   between them where the kernel does *not* want the texture to move, and the visualized motion, if
@@ -153,8 +153,9 @@ class TextureTuning:
         return self.curves[int(np.argmin(np.abs(self.speed_factors - 1.0)))]
 
     def record(self, prefix: str | None = None) -> dict:
-        """Scalars for summary.json / summary.csv, JSON-ready (None, never NaN), keys ``{prefix}…``
-        (default by label: ``texture_`` for stage 2's texture, ``refined_texture_`` for the refined)."""
+        """Scalars for summary.json / summary.csv, JSON-ready (None, never NaN; the near peaks as one
+        space-separated string, as summary.csv keeps scalars only), keys ``{prefix}…`` (default by label:
+        ``texture_`` for stage 2's texture, ``refined_texture_`` for the refined)."""
         prefix = LABEL_PREFIXES.get(self.label, f"{self.label}_texture_") if prefix is None else prefix
         values = {
             "preferred_direction_deg": self.preferred_direction_deg,
@@ -162,7 +163,7 @@ class TextureTuning:
             "agrees": self.agrees,
             "agrees_near_peak": self.agrees_near_peak,
             "angular_error_deg": self.angular_error_deg,
-            "peak_directions_deg": list(self.peak_directions_deg),
+            "near_peaks_deg": " ".join(f"{peak:g}" for peak in self.peak_directions_deg),
             "vector_average_deg": self.vector_average_deg,
             "vector_strength": self.vector_strength,
             "speed_px_per_frame": self.reference_speed_px_per_frame,
@@ -179,6 +180,7 @@ class TextureTuning:
     def curve(self) -> dict:
         """The whole curve, JSON-ready: directions, speeds and raw/relative responses [speed][direction]."""
         return {"directions_deg": self.directions_deg.tolist(), "speed_factors": self.speed_factors.tolist(),
+                "peak_directions_deg": _clean(list(self.peak_directions_deg)),
                 "speeds_px_per_frame": self.speeds_px_per_frame.tolist(),
                 "responses": _clean(self.responses.tolist()), "relative": _clean(self.curves.tolist())}
 
