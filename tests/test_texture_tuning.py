@@ -246,3 +246,26 @@ def test_polar_plot_overlays_the_texture_curves(tmp_path, planted):
     plt.close(figure)
     assert write_polar_tuning(tmp_path / "tuning_polar.png", tuning, texture_tuning=record)[0].is_file()
     assert write_polar_tuning(tmp_path / "plain.png", tuning)[0].is_file()  # existing callers unchanged
+
+
+def test_probes_from_the_stage_files(tmp_path):
+    from kernelvis.analysis.texture_tuning import probes_from_files
+    from kernelvis.decompose.fit import decompose_video
+    from kernelvis.decompose.save import save_decomposition
+
+    noise = np.random.default_rng(5).normal(size=(SIZE, SIZE, 3))
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(SIZE), np.fft.fftfreq(SIZE)))
+    blurred = np.real(np.fft.ifft2(np.fft.fft2(noise, axes=(0, 1)) * np.exp(-(k / 0.12) ** 2)[..., None], axes=(0, 1)))
+    texture = 0.5 + 0.25 * blurred / blurred.std()  # smooth noise: its motion is unambiguous to stage 2
+    video = TranslatedTexture(np.clip(texture, 0, 1)).moving(FRAMES, 37.0, 1.0)
+    np.savez(tmp_path / "optimal.npz", video=video, kernel=np.int64(3), objective=np.str_("rectified"))
+    save_decomposition(decompose_video(video), tmp_path, {})
+    velocity = np.zeros((FRAMES, SIZE, SIZE, 2), np.float32)
+    velocity[1:, ..., 1] = -0.5  # up
+    np.savez(tmp_path / "refined.npz", static=video[0], velocity=velocity)
+    stage2, refined = probes_from_files(tmp_path / "optimal.npz", tmp_path / "decomposition.npz", tmp_path / "refined.npz")
+    assert (stage2.kernel, stage2.objective, stage2.label, stage2.frames) == (3, "rectified", "stage2", FRAMES)
+    assert angular_difference_deg(stage2.visualized_direction_deg, 37.0) < 10
+    assert refined.label == "refined" and abs(refined.visualized_direction_deg - 90.0) < 1e-6
+    assert abs(refined.visualized_speed_px_per_frame - 0.5) < 1e-6
+    assert [p.label for p in probes_from_files(tmp_path / "optimal.npz", tmp_path / "missing.npz")] == []

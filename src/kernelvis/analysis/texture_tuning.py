@@ -465,6 +465,27 @@ def probes_for_kernel(kernel: int, optimal_video: np.ndarray, decomposition=None
     return probes
 
 
+def probes_from_files(optimal_path, decomposition_path=None, refined_path=None) -> list[TextureProbe]:
+    """:func:`probes_for_kernel` from a kernel's files: stage 1's ``optimal.npz`` (``video``, ``kernel``,
+    ``objective``), stage 2's ``decomposition.npz`` and the refined ``refined.npz`` (either may be None or
+    missing: its probe is then left out)."""
+    from pathlib import Path
+
+    from kernelvis.decompose.save import load_decomposition
+
+    with np.load(optimal_path) as archive:
+        video = archive["video"]
+        kernel = int(archive["kernel"])
+        objective = str(archive["objective"]) if "objective" in archive.files else "channel"
+    decomposition = (load_decomposition(decomposition_path)
+                     if decomposition_path is not None and Path(decomposition_path).is_file() else None)
+    refined = None
+    if refined_path is not None and Path(refined_path).is_file():
+        with np.load(refined_path) as archive:
+            refined = {"static": archive["static"], "velocity": archive["velocity"]}
+    return probes_for_kernel(kernel, video, decomposition, refined, objective)
+
+
 def save_texture_tuning(results: Sequence[TextureTuning], out_dir, model_name: str = "", layer: str = "",
                         preprocessing: str = "native", provenance: dict | None = None) -> dict:
     """Write ``texture_tuning.csv`` (every curve) and ``texture_tuning.json`` (scalars of every texture plus
