@@ -136,3 +136,48 @@ class FaultyNet(nn.Module):
 
 def faulty_model(frames: int = 16, size: int = 48) -> LoadedModel:
     return LoadedModel(name="faulty", module=FaultyNet(), preprocessing=Preprocessing(frames=frames, size=size))
+
+
+DEPTH_LAYERS = ("conv1", "relu1", "conv2")
+"""The layers of :class:`PlantedDepthNet`, shallow to deep."""
+
+
+class PlantedDepthNet(nn.Module):
+    """Drifting-Gabor kernels planted at three layer types (issue 24 item 5), unit k of ``units``:
+
+    - ``conv1`` (Conv3d 3→4K, linear): channel 4k is the unit's even drifting Gabor (on luminance), 4k+1 its
+      negative, 4k+2 and 4k+3 the odd Gabor and its negative;
+    - ``relu1``: the ReLU of ``conv1`` (channel 4k: the half-wave rectified even Gabor);
+    - ``conv2`` (Conv3d 4K→K, 1×3×3, groups K; two layers deep): channel k sums unit k's four rectified
+      channels over 3×3 positions, |even| + |odd|, a phase-invariant drift detector.
+    Every one prefers the unit's drift (direction, spatial and temporal frequency); see :func:`depth_kernel`."""
+
+    def __init__(self, units: list[PlantedUnit], frames: int = 7, size: int = 15):
+        super().__init__()
+        self.units = list(units)
+        count = len(self.units)
+        pairs = np.stack([gabor_pair(unit, frames, size) for unit in self.units])  # [K, 2, T, S, S]
+        signed = np.stack([pairs[:, 0], -pairs[:, 0], pairs[:, 1], -pairs[:, 1]], axis=1).reshape(4 * count, frames, size, size)
+        self.conv1 = nn.Conv3d(3, 4 * count, (frames, size, size), bias=False)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv3d(4 * count, count, (1, 3, 3), groups=count, bias=False)
+        with torch.no_grad():
+            self.conv1.weight.copy_((torch.from_numpy(signed)[:, None] / 3.0).expand(-1, 3, -1, -1, -1))
+            self.conv2.weight.fill_(1.0 / 9.0)
+
+    def forward(self, x):
+        return self.conv2(self.relu1(self.conv1(x)))
+
+
+def depth_kernel(layer: str, unit: int) -> int:
+    """The kernel of ``layer`` of :class:`PlantedDepthNet` that carries unit ``unit`` (its even Gabor below conv2)."""
+    if layer not in DEPTH_LAYERS:
+        raise ValueError(f"unknown layer {layer!r}: {', '.join(DEPTH_LAYERS)}")
+    return int(unit) if layer == "conv2" else 4 * int(unit)
+
+
+def planted_depth_model(units: list[PlantedUnit], frames: int = 16, size: int = 48, kernel_frames: int = 7,
+                        kernel_size: int = 15) -> LoadedModel:
+    """A loaded :class:`PlantedDepthNet` taking RGB video in [0, 1] at ``frames``×``size``×``size``."""
+    module = PlantedDepthNet(units, kernel_frames, kernel_size)
+    return LoadedModel(name="planted_depth", module=module, preprocessing=Preprocessing(frames=frames, size=size))
