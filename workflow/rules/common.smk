@@ -11,7 +11,8 @@ try:  # the per-kernel stages, in merge order: one list for `kernelvis visualize
 except ImportError:  # snakemake run from an environment without kernelvis (e.g. --sdm conda): read the source tree
     sys.path.insert(0, str(Path(workflow.basedir) / "src"))
     from kernelvis.stages import STAGES as KERNEL_STAGES
-from kernelvis.kernel_sets import Chunk, KernelSpecError, chunks, layer_channels, needs_channel_count, parse_kernels
+from kernelvis.kernel_sets import (Chunk, KernelSpecError, chunks, layer_channels, needs_channel_count, parse_kernels,
+                                   sample_evenly)
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -165,6 +166,17 @@ def suppression_clip_option(wildcards, input):
     return f"--index best {examples}"
 
 
+def suppression_kernel_dirs(model):
+    """The kernel directories suppression runs on: each layer's kernels, or `kernels_per_layer` of them spread
+    evenly (suppression costs a full optimization per kernel, so whole layers may keep a sample)."""
+    count = config.get("baselines", {}).get("suppression", {}).get("kernels_per_layer")
+    return [
+        f"results/{model}/{layer}/kernel_{kernel:04d}"
+        for layer, kernels in KERNELS[model].items()
+        for kernel in sample_evenly(kernels, count)
+    ]
+
+
 def model_figures(model):
     figures = [
         f"results/{model}/summary.csv",
@@ -183,7 +195,7 @@ def model_figures(model):
     if baseline_enabled("dissection"):
         figures += [f"results/{model}/dissection/dissection_counts.png"]
     if baseline_enabled("suppression"):
-        figures += [f"{kdir}/suppression/suppression.json" for kdir in kernel_dirs(model)]
+        figures += [f"{kdir}/suppression/suppression.json" for kdir in suppression_kernel_dirs(model)]
     if baseline_enabled("inversion"):
         figures += [f"results/{model}/inversion/inversion.png"]
     return figures

@@ -38,11 +38,23 @@ def expected_files(config: dict, results) -> tuple[dict, list]:
             return bool((block.get(method) or {}).get("enabled", False))
         return bool(block.get("enabled", True))
 
+    from kernelvis.errors import BadInputError
+    from kernelvis.kernel_sets import KernelSpecError, layer_channels, needs_channel_count, parse_kernels
+
+    def selected(entry, layer, spec) -> list[int]:
+        # the workflow's resolution and cache (beside results/, where snakemake ran)
+        cache = results.resolve().parent / ".snakemake" / "kernelvis" / "layer_channels"
+        try:
+            channels = layer_channels(entry["spec"], layer, cache) if needs_channel_count(spec) else None
+            return parse_kernels(spec, channels)
+        except KernelSpecError as error:
+            raise BadInputError(f"model {entry['name']!r}, layer {layer!r}: {error}") from None
+
     kernels, files = {}, []
     for entry in config["models"]:
         model_dir = results / entry["name"]
-        kernels[entry["name"]] = [model_dir / layer / f"kernel_{int(kernel):04d}"
-                                  for layer, indices in entry["layers"].items() for kernel in indices]
+        kernels[entry["name"]] = [model_dir / layer / f"kernel_{kernel:04d}"
+                                  for layer, spec in entry["layers"].items() for kernel in selected(entry, layer, spec)]
         files += [model_dir / "summary.csv", model_dir / "figures" / "depth_grid.png",
                   model_dir / "figures" / "motion_vs_depth.png"]
         if enabled("refine"):

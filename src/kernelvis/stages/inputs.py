@@ -33,9 +33,16 @@ class Stage1:
     """model, layer, kernel and activation as stored in optimal.npz (merged into later stages' records)."""
 
 
+def _stored(array) -> np.ndarray:
+    """float32 and C-contiguous, as an array read back from an .npz is: a strided view (e.g. a transposed
+    tensor's) would send torch down another reduction order, and the in-memory hand-over would differ from the
+    file hand-over in the last bits."""
+    return np.ascontiguousarray(np.asarray(array, dtype=np.float32))
+
+
 def unit_video(video) -> np.ndarray:
-    """float32 in [0, 1], as :func:`kernelvis.io.read_video` returns a stored clip."""
-    return np.clip(np.asarray(video, dtype=np.float32), 0.0, 1.0)
+    """float32 in [0, 1], C-contiguous, as :func:`kernelvis.io.read_video` returns a stored clip."""
+    return np.clip(_stored(video), 0.0, 1.0)
 
 
 def stage1_from_result(result, preprocessing: str, path, model_name: str, layer: str, kernel: int) -> Stage1:
@@ -92,11 +99,11 @@ class Stage2:
 def stage2_from_arrays(arrays: dict, path, video_shape) -> Stage2:
     """A :class:`Stage2` from decomposition arrays (an in-memory decomposition or a decomposition.npz), checked
     against the optimal video's shape."""
-    displacement = np.asarray(arrays["displacement"], dtype=np.float32)
+    displacement = _stored(arrays["displacement"])
     if arrays.get("static_canvas") is not None:
-        canvas, margin_px = np.asarray(arrays["static_canvas"], dtype=np.float32), int(arrays["margin_px"])
+        canvas, margin_px = _stored(arrays["static_canvas"]), int(arrays["margin_px"])
     else:  # a decomposition without a canvas: the frame-sized texture, no margin
-        canvas, margin_px = np.asarray(arrays["static"], dtype=np.float32), 0
+        canvas, margin_px = _stored(arrays["static"]), 0
     if displacement.shape[:3] != tuple(video_shape[:3]) or displacement.shape[-1] != 2:
         raise BadInputError(f"{path}: displacement {list(displacement.shape)} does not match the optimal video "
                             f"{list(video_shape)}")
@@ -105,8 +112,8 @@ def stage2_from_arrays(arrays: dict, path, video_shape) -> Stage2:
         raise BadInputError(f"{path}: static canvas {list(canvas.shape)} is not {list(expected_canvas)}")
     if not (np.isfinite(displacement).all() and np.isfinite(canvas).all()):
         raise BadInputError(f"{path}: contains NaN or inf")
-    return Stage2(np.clip(canvas, 0.0, 1.0), displacement, margin_px,
-                  np.asarray(arrays["static"], dtype=np.float32), np.asarray(arrays["velocity"], dtype=np.float32))
+    return Stage2(np.clip(canvas, 0.0, 1.0), displacement, margin_px, _stored(arrays["static"]),
+                  _stored(arrays["velocity"]))
 
 
 def stage2_from_decomposition(decomposition, path, video_shape) -> Stage2:

@@ -44,8 +44,8 @@ def refine_stage(kernel_set: KernelSet, config, neutral_textures: int = 4, seed:
         with kernel_stage_output(kernel_dir, "refine", record) as staging:
             write_refined(staging, arrays, stage1.video)
         # what the texture-conditioned tuning reads of refined.npz, in the dtype it is stored in
-        kernel_set.remember("refine", kernel, {"static": np.asarray(arrays["static"], np.float32),
-                                               "velocity": np.asarray(arrays["velocity"], np.float32)})
+        kernel_set.remember("refine", kernel, {"static": np.ascontiguousarray(arrays["static"], np.float32),
+                                               "velocity": np.ascontiguousarray(arrays["velocity"], np.float32)})
         records.append(record)
     return records
 

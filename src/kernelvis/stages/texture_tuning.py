@@ -26,8 +26,8 @@ def refined_of(kernel_set: KernelSet, kernel: int, kernel_dir):
         if not path.is_file():
             return None
         with np.load(path) as archive:
-            return {"static": np.asarray(archive["static"], np.float32),
-                    "velocity": np.asarray(archive["velocity"], np.float32)}
+            return {"static": np.ascontiguousarray(archive["static"], np.float32),
+                    "velocity": np.ascontiguousarray(archive["velocity"], np.float32)}
 
     return kernel_set.recall("refine", kernel, load)
 
