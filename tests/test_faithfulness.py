@@ -239,3 +239,21 @@ def test_end_to_end_optimize_decompose_recovers_planted_drift_directions():
         summary = motion_summary(video, decomposition)
         assert float(angular_difference_deg(summary["direction_deg"], theta)) < 20.0, (theta, summary)
         assert 0.7 < summary["speed_px_per_frame"] < 1.5, (theta, summary)  # planted: 1 px/frame
+
+
+def test_texture_conditioned_agreement_per_layer_and_the_kernels_where_gratings_and_texture_disagree():
+    from kernelvis.analysis.faithfulness import faithfulness_row, format_agreement_table, layer_agreement
+
+    def row(kernel, visualized, grating, texture):
+        summary = {"direction_deg": visualized, "texture_preferred_direction_deg": texture, "texture_dsi": 0.8}
+        return faithfulness_row("m", "conv2", kernel, summary, {"preferred_direction_deg": grating, "dsi": 0.9})
+
+    rows = [row(0, 194.0, 247.0, 190.0),   # stripes: gratings 53° off, its own texture agrees -> a finding
+            row(1, 90.0, 95.0, 100.0),     # all agree
+            row(2, 10.0, 10.0, 200.0)]     # the texture wants the opposite direction: the picture is wrong
+    assert [r["texture_agrees"] for r in rows] == [1, 1, 0] and [r["agrees"] for r in rows] == [0, 1, 1]
+    (layer,) = layer_agreement(rows)
+    assert (layer["texture_selective"], layer["texture_agreeing"]) == (3, 2)
+    assert layer["texture_agreement"] == pytest.approx(2 / 3) and layer["agreement"] == pytest.approx(2 / 3)
+    assert layer["grating_texture_disagreeing"] == "0 2"
+    assert "| 0 2 |" in format_agreement_table([layer])

@@ -7,6 +7,12 @@ with their angular difference. A kernel is *direction selective* when its DSI ex
 ``DSI_THRESHOLD``; its visualization *agrees* when the visualized direction lies within
 ``MAX_ERROR_DEG`` of the preferred one. Per layer, agreement = agreeing / selective kernels.
 
+The same is measured against the texture-conditioned tuning (``texture_tuning.json``, merged into
+summary.json as ``texture_preferred_direction_deg``/``texture_dsi``): where does the kernel want *its own
+texture* to move? A kernel whose grating optimum and texture optimum differ by more than ``MAX_ERROR_DEG``
+(both selective) is listed: that is a finding about the network (the aperture problem, texture-dependent
+direction preference), not an error of the decomposition.
+
 The optimal input's activation is also set against the best grating's and the best natural clip's
 (same channel-mean objective): a ratio above 1 says the optimization found something the kernel
 likes more than any probe stimulus, as it should.
@@ -35,9 +41,12 @@ TUNING_SUMMARY_KEYS = ("preferred_direction_deg", "dsi")
 
 COLUMNS = ("model", "layer", "kernel", "preferred_direction_deg", "dsi", "preferred_speed_px_per_frame",
            "direction_deg", "direction_strength", "speed_px_per_frame", "angular_error_deg", "direction_selective",
-           "agrees", "activation", "best_grating_activation", "activation_vs_best_grating", "best_clip_activation",
+           "agrees", "texture_preferred_direction_deg", "texture_dsi", "texture_angular_error_deg",
+           "texture_direction_selective", "texture_agrees", "grating_vs_texture_deg", "grating_texture_disagree",
+           "activation", "best_grating_activation", "activation_vs_best_grating", "best_clip_activation",
            "activation_vs_best_clip")
-LAYER_COLUMNS = ("model", "layer", "kernels", "selective", "agreeing", "agreement", "median_error_deg")
+LAYER_COLUMNS = ("model", "layer", "kernels", "selective", "agreeing", "agreement", "median_error_deg",
+                 "texture_selective", "texture_agreeing", "texture_agreement", "grating_texture_disagreeing")
 
 
 def _natural_key(text: str):
@@ -95,6 +104,12 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
     both = math.isfinite(preferred) and math.isfinite(decomposed)
     error = float(angular_difference_deg(preferred, decomposed)) if both else math.nan
     selective = math.isfinite(dsi) and dsi > DSI_THRESHOLD and math.isfinite(error)
+    texture_peak, texture_dsi = _number(summary, "texture_preferred_direction_deg"), _number(summary, "texture_dsi")
+    texture_error = (float(angular_difference_deg(texture_peak, decomposed))
+                     if math.isfinite(texture_peak) and math.isfinite(decomposed) else math.nan)
+    texture_selective = math.isfinite(texture_dsi) and texture_dsi > DSI_THRESHOLD and math.isfinite(texture_error)
+    grating_vs_texture = (float(angular_difference_deg(preferred, texture_peak))
+                          if math.isfinite(preferred) and math.isfinite(texture_peak) else math.nan)
     activation, grating = _number(summary, "activation"), _number(tuning, "best_grating_activation")
     if not math.isfinite(best_clip_activation):  # the audit's (stage 1's objective), else an older record's
         best_clip_activation = _number(summary, "best_natural_activation")
@@ -108,6 +123,11 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
         "speed_px_per_frame": _number(summary, "speed_px_per_frame"),
         "angular_error_deg": error, "direction_selective": int(selective),
         "agrees": int(selective and error <= MAX_ERROR_DEG),
+        "texture_preferred_direction_deg": texture_peak, "texture_dsi": texture_dsi,
+        "texture_angular_error_deg": texture_error, "texture_direction_selective": int(texture_selective),
+        "texture_agrees": int(texture_selective and texture_error <= MAX_ERROR_DEG),
+        "grating_vs_texture_deg": grating_vs_texture,
+        "grating_texture_disagree": int(selective and texture_selective and grating_vs_texture > MAX_ERROR_DEG),
         "activation": activation, "best_grating_activation": grating,
         "activation_vs_best_grating": _ratio(activation, grating),
         "best_clip_activation": best_clip_activation,
@@ -123,10 +143,16 @@ def layer_agreement(rows: Sequence[dict]) -> list[dict]:
         selective = [row for row in members if row["direction_selective"]]
         agreeing = sum(row["agrees"] for row in selective)
         errors = [row["angular_error_deg"] for row in selective]
+        texture_selective = [row for row in members if row.get("texture_direction_selective")]
+        texture_agreeing = sum(row["texture_agrees"] for row in texture_selective)
         table.append({"model": members[0]["model"], "layer": layer, "kernels": len(members),
                       "selective": len(selective), "agreeing": agreeing,
                       "agreement": agreeing / len(selective) if selective else math.nan,
-                      "median_error_deg": float(np.median(errors)) if errors else math.nan})
+                      "median_error_deg": float(np.median(errors)) if errors else math.nan,
+                      "texture_selective": len(texture_selective), "texture_agreeing": texture_agreeing,
+                      "texture_agreement": texture_agreeing / len(texture_selective) if texture_selective else math.nan,
+                      "grating_texture_disagreeing": " ".join(str(row["kernel"]) for row in members
+                                                              if row.get("grating_texture_disagree"))})
     return table
 
 
@@ -199,10 +225,18 @@ def save_faithfulness(rows: list[dict], agreement: list[dict], out_csv: str | Pa
 
 def format_agreement_table(agreement: Sequence[dict]) -> str:
     """A markdown table of per-layer agreement (what the README and benchmarks print)."""
-    lines = [f"| layer | kernels | DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | median error |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [f"| layer | kernels | gratings: DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | median "
+             f"error | own texture: DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | gratings and "
+             f"texture disagree (kernels) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+    def share(value) -> str:
+        return f"{100 * value:.0f} %" if math.isfinite(value) else "–"
+
     for entry in agreement:
-        share = f"{100 * entry['agreement']:.0f} %" if math.isfinite(entry["agreement"]) else "–"
         median = f"{entry['median_error_deg']:.0f}°" if math.isfinite(entry["median_error_deg"]) else "–"
-        lines.append(f"| {entry['layer']} | {entry['kernels']} | {entry['selective']} | {entry['agreeing']} | {share} | {median} |")
+        lines.append(f"| {entry['layer']} | {entry['kernels']} | {entry['selective']} | {entry['agreeing']} | "
+                     f"{share(entry['agreement'])} | {median} | {entry.get('texture_selective', 0)} | "
+                     f"{entry.get('texture_agreeing', 0)} | {share(entry.get('texture_agreement', math.nan))} | "
+                     f"{entry.get('grating_texture_disagreeing') or '–'} |")
     return "\n".join(lines)

@@ -142,13 +142,21 @@ def faithfulness_figure(rows: list[dict], agreement: list[dict], dsi_threshold: 
     else:
         left.text(0.5, 90, "no kernel has both tuning and a decomposition", ha="center", fontsize=8, color="grey")
     names = [entry["layer"] for entry in agreement]
-    shares = [entry["agreement"] if np.isfinite(entry["agreement"]) else 0.0 for entry in agreement]
-    bars = right.bar(range(len(names)), shares, color=AGREEMENT_COLOR)
-    for bar, entry in zip(bars, agreement):
-        right.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02,
-                   f"{entry['agreeing']}/{entry['selective']}", ha="center", fontsize=8)
+    positions = np.arange(len(names))
+    # gratings (left bar) and the kernel's own texture moved (right bar): the texture-conditioned verdict is the
+    # one the visualization must meet; gratings may disagree for a reason (the aperture problem)
+    for offset, prefix, color, label in ((-0.2, "", AGREEMENT_COLOR, "gratings"),
+                                         (0.2, "texture_", TEXTURE_COLORS["stage2"], "own texture")):
+        shares = [entry.get(f"{prefix}agreement", np.nan) for entry in agreement]
+        shares = [value if np.isfinite(value) else 0.0 for value in shares]
+        bars = right.bar(positions + offset, shares, width=0.38, color=color, label=label)
+        for bar, entry in zip(bars, agreement):
+            right.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02,
+                       f"{entry.get(f'{prefix}agreeing', 0)}/{entry.get(f'{prefix}selective', 0)}", ha="center",
+                       fontsize=7)
     layer_ticks(right, names)
-    right.set(ylim=(0, 1.1), ylabel=f"share within {max_error_deg:.0f}° (DSI > {dsi_threshold:g})")
+    right.legend(fontsize=7, frameon=False, loc="upper right")
+    right.set(ylim=(0, 1.2), ylabel=f"share within {max_error_deg:.0f}° (DSI > {dsi_threshold:g})")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
