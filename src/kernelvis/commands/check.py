@@ -44,7 +44,8 @@ def expected_files(config: dict, results) -> tuple[dict, list]:
         kernels[entry["name"]] = [model_dir / layer / f"kernel_{int(kernel):04d}"
                                   for layer, indices in entry["layers"].items() for kernel in indices]
         files += [model_dir / "summary.csv", model_dir / "figures" / "depth_grid.png",
-                  model_dir / "figures" / "motion_vs_depth.png"]
+                  model_dir / "figures" / "motion_vs_depth.png", model_dir / "figures" / "population.png",
+                  model_dir / "layers.csv"]
         if enabled("refine"):
             files.append(model_dir / "figures" / "reliance.png")
         if enabled("tuning"):
