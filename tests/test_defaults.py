@@ -43,7 +43,8 @@ def test_one_tier_of_defaults_workflow_command_and_library_agree():
     parsers, classes = defaults.command_parsers(), defaults.dataclass_defaults()
     compared, disagreements = 0, []
     for stage in defaults.WORKFLOW_STAGES:
-        cli, aliases = defaults.option_defaults(parsers[stage]), defaults.option_aliases(parsers[stage])
+        command = parsers[stage.replace("_", "-")]
+        cli, aliases = defaults.option_defaults(command), defaults.option_aliases(command)
         python = classes.get(defaults.STAGE_DATACLASS[stage], {})
         for key, value in (config.get(stage) or {}).items():
             flag, field = "--" + key.replace("_", "-"), defaults.PYTHON_FIELD.get((stage, key), key)

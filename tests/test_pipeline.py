@@ -60,7 +60,7 @@ def test_only_the_cli_entry_imports_the_commands():
 def test_stages_to_run_skips_only_optional_stages():
     settings = pipeline.PipelineSettings(None, None, None, None, clips=None,
                                          skip=frozenset({"optimize", "decompose", "audit", "refine"}))
-    assert pipeline.stages_to_run(settings) == ("optimize", "decompose", "tuning", "audit")
+    assert pipeline.stages_to_run(settings) == ("optimize", "decompose", "tuning", "texture_tuning", "audit")
     with_clips = pipeline.PipelineSettings(None, None, None, None, clips="clips.npz")
     assert pipeline.stages_to_run(with_clips) == stages.STAGES
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "refine": "kernelvis.commands.refine",
     "visualize": "kernelvis.commands.visualize",
     "tuning": "kernelvis.commands.tuning",
+    "texture-tuning": "kernelvis.commands.texture_tuning",
     "audit": "kernelvis.commands.audit",
     "check": "kernelvis.commands.check",
     "faithfulness": "kernelvis.commands.faithfulness",

@@ -17,11 +17,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-WORKFLOW_STAGES = ("optimize", "decompose", "refine", "tuning")
+WORKFLOW_STAGES = ("optimize", "decompose", "refine", "tuning", "texture_tuning")
 """Config blocks of the per-kernel stages, each run by the command of the same name."""
 
-COMMANDS = ("optimize", "decompose", "refine", "tuning", "audit", "visualize", "deconvnet", "suppress", "invert",
-            "dissect")
+COMMANDS = ("optimize", "decompose", "refine", "tuning", "texture-tuning", "audit", "visualize", "deconvnet",
+            "suppress", "invert", "dissect")
 """The commands whose every option is listed (visualize: only those not shared with optimize/decompose/refine)."""
 
 DATACLASSES = (
@@ -30,6 +30,7 @@ DATACLASSES = (
     ("kernelvis.decompose.config", "DecomposeConfig"),
     ("kernelvis.analysis.refine_config", "RefineConfig"),
     ("kernelvis.analysis.tuning", "TuningConfig"),
+    ("kernelvis.analysis.texture_tuning", "TextureTuningConfig"),
     ("kernelvis.baselines.suppression", "SuppressConfig"),
     ("kernelvis.baselines.inversion", "InversionConfig"),
 )
@@ -38,7 +39,7 @@ PYTHON_FIELD = {("optimize", "early_stop"): "early_stop_patience"}
 """Workflow key -> config dataclass field where the names differ."""
 
 STAGE_DATACLASS = {"optimize": "OptimizeConfig", "decompose": "DecomposeConfig", "refine": "RefineConfig",
-                   "tuning": "TuningConfig"}
+                   "tuning": "TuningConfig", "texture_tuning": "TextureTuningConfig"}
 
 INTRO = """\
 # Defaults
@@ -143,7 +144,8 @@ def workflow_section(config: dict, schema: dict, parsers: dict, classes: dict) -
     for stage in WORKFLOW_STAGES:
         block = config.get(stage) or {}
         properties = schema["properties"].get(stage, {}).get("properties", {})
-        cli, aliases = option_defaults(parsers[stage]), option_aliases(parsers[stage])
+        command = parsers[stage.replace("_", "-")]
+        cli, aliases = option_defaults(command), option_aliases(command)
         python = classes.get(STAGE_DATACLASS[stage], {})
         for key in list(block) + [key for key in properties if key not in block]:
             in_config = key in block

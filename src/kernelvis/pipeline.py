@@ -33,6 +33,8 @@ class PipelineSettings:
     """:class:`~kernelvis.analysis.refine_config.RefineConfig`; objective and preprocessing come from stage 1."""
     tuning: object
     """:class:`~kernelvis.analysis.tuning.TuningConfig`; the objective comes from stage 1."""
+    texture_tuning: object = None
+    """:class:`~kernelvis.analysis.texture_tuning.TextureTuningConfig` (None: its defaults)."""
     clips: str | None = None
     """Clip set for the DeconvNet top clips and the audit's best natural clip; None: neither."""
     neutral_textures: int = 4
@@ -40,7 +42,8 @@ class PipelineSettings:
     deconvnet_seed: int = 0
     motion_scale: float | None = None
     skip: frozenset = frozenset()
-    """Stages not to run (``refine``, ``tuning``, ``deconvnet``; optimize, decompose and audit always run)."""
+    """Stages not to run (``refine``, ``tuning``, ``texture_tuning``, ``deconvnet``; optimize, decompose and
+    audit always run)."""
 
 
 def stages_to_run(settings: PipelineSettings) -> tuple[str, ...]:
@@ -59,6 +62,7 @@ def run_kernels(kernel_set: KernelSet, settings: PipelineSettings) -> list[dict]
     from kernelvis.stages.optimize import optimize_stage
     from kernelvis.stages.refine import refine_stage
     from kernelvis.stages.summary import merge_kernel_summary
+    from kernelvis.stages.texture_tuning import texture_tuning_stage
     from kernelvis.stages.tuning import tuning_stage
 
     names = stages_to_run(settings)
@@ -67,6 +71,8 @@ def run_kernels(kernel_set: KernelSet, settings: PipelineSettings) -> list[dict]
         "decompose": lambda: decompose_stage(kernel_set, settings.decompose, settings.motion_scale),
         "refine": lambda: refine_stage(kernel_set, settings.refine, settings.neutral_textures, settings.refine_seed),
         "tuning": lambda: tuning_stage(kernel_set, settings.tuning),
+        "texture_tuning": lambda: texture_tuning_stage(kernel_set, settings.texture_tuning,
+                                                       use_refined="refine" in names),
         "deconvnet": lambda: deconvnet_stage(kernel_set, settings.clips, seed=settings.deconvnet_seed),
         "audit": lambda: audit_stage(kernel_set, settings.clips, use_tuning="tuning" in names),
     }

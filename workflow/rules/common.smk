@@ -110,6 +110,17 @@ def kernel_stage_enabled(stage):
     return stage_enabled(stage)
 
 
+def texture_tuning_inputs(wildcards):
+    kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
+    inputs = {"optimal": f"{kdir}/optimal.npz", "decomposition": f"{kdir}/decomposition.npz"}
+    weights = model_weights(wildcards.model)
+    if weights:
+        inputs["weights"] = weights
+    if stage_enabled("refine"):
+        inputs["refined"] = f"{kdir}/refined.npz"
+    return inputs
+
+
 def audit_inputs(wildcards):
     kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
     inputs = {"optimal": f"{kdir}/optimal.npz", "clips": "results/data/clips.npz"}

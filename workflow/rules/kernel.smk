@@ -153,6 +153,38 @@ rule tuning:
         " --optimal {input.optimal} --device {params.device} {params.options} > {log} 2>&1"
 
 
+rule texture_tuning:
+    # The kernel's own texture moved in every direction: where does the kernel want *this* texture to move?
+    input:
+        unpack(texture_tuning_inputs),
+    output:
+        csv="results/{model}/{layer}/kernel_{kernel}/texture_tuning.csv",
+        json="results/{model}/{layer}/kernel_{kernel}/texture_tuning.json",
+        stage="results/{model}/{layer}/kernel_{kernel}/stage_texture_tuning.json",
+    params:
+        spec=model_spec,
+        kernel=kernel_index,
+        weights=weights_option,
+        refined=lambda wildcards, input: "" if input.get("refined") else "--no-refined",
+        options=setting("texture_tuning", "options", ""),
+        device=config.get("device", "cpu"),
+    threads: 1
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/{layer}/kernel_{kernel}/texture_tuning.log",
+    benchmark:
+        "results/benchmarks/{model}/{layer}/kernel_{kernel}/texture_tuning.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        gpu=config["resources"]["gpu"],
+    shell:
+        "OMP_NUM_THREADS={threads} kernelvis texture-tuning --model {params.spec} {params.weights}"
+        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.stage}) {params.refined}"
+        " --device {params.device} {params.options} > {log} 2>&1"
+
+
 rule audit:
     # The optimality audit: the optimal input against the best tuning stimulus and the best natural clip,
     # all with stage 1's objective and preprocessing. A measurement, never a reason to fail.

@@ -26,10 +26,12 @@ def mean_velocity(velocity: np.ndarray) -> np.ndarray:
 
 def kernel_panel(optimal_video: np.ndarray, static: np.ndarray, velocity: np.ndarray, recon: np.ndarray,
                  title: str = "", facts: dict | None = None, motion_scale_px_per_frame: float | None = None,
-                 frames_shown: int = 6, appearance: dict | None = None):
+                 frames_shown: int = 6, appearance: dict | None = None, tuning: dict | None = None):
     """A matplotlib Figure of one kernel (see module docstring). ``appearance`` (optional: ``gain``,
     ``offset`` [T, g, g, 3], ``residual_coef`` [T] of stage 2's appearance component) adds its
-    per-frame curves at the bottom right, beside the motion."""
+    per-frame curves at the bottom right, beside the motion. ``tuning`` (optional: ``grating`` = (directions,
+    responses) of the best grating, ``texture`` = a texture_tuning.json record) adds the polar tuning curves,
+    gratings beside the kernel's own texture moved, at the top right."""
     from kernelvis.render.arrows import draw_motion_arrows
     from kernelvis.render.motion import color_wheel, velocity_to_rgb
 
@@ -64,9 +66,33 @@ def kernel_panel(optimal_video: np.ndarray, static: np.ndarray, velocity: np.nda
     text_axes.text(0, 1, _facts_text(facts or {}), fontsize=6.5, va="top", family="monospace")
     if appearance is not None and appearance.get("gain") is not None:
         draw_appearance_curves(figure.add_subplot(grid[2, -2]), appearance)
+    if tuning:
+        draw_tuning_curves(figure.add_subplot(grid[0, -2], projection="polar"), tuning,
+                           (facts or {}).get("direction_deg"))
     verdict, colour = audit_badge(facts or {})
     figure.suptitle(f"{title}   {verdict}" if verdict else title, fontsize=10, color=colour)
     return figure
+
+
+def draw_tuning_curves(axes, tuning: dict, visualized_direction_deg: float | None = None) -> None:
+    """The grating curve (black; its response above its own minimum) and the texture-conditioned curves
+    (scaled to the grating curve's peak: the shapes compare) on polar ``axes``, with the visualized direction
+    as an orange spoke."""
+    from kernelvis.render.tuning_plot import DISAGREEMENT_COLOR, _closed, draw_texture_curves, texture_curve_entries
+
+    peak = None
+    if tuning.get("grating") is not None:
+        directions, responses = (np.asarray(values, float) for values in tuning["grating"])
+        curve = responses - responses.min()
+        peak = float(curve.max()) if curve.max() > 0 else None
+        axes.plot(*_closed(directions, curve), "-", color="black", lw=1.0, label="gratings")
+    draw_texture_curves(axes, texture_curve_entries(tuning.get("texture")), peak)
+    if visualized_direction_deg is not None:
+        axes.plot([np.radians(visualized_direction_deg)] * 2, [0, peak or 1.0], color=DISAGREEMENT_COLOR, lw=1.5)
+    axes.set_xticks(np.radians([0, 90, 180, 270]))
+    axes.set_xticklabels([])  # 0° is screen-right, counter-clockwise, as the colour wheel below
+    axes.set_yticks([])
+    axes.set_title("tuning: gratings (black),\nown texture (colour), shown (orange)", fontsize=6)
 
 
 def draw_appearance_curves(axes, appearance: dict) -> None:
@@ -106,9 +132,12 @@ def _facts_text(facts: dict) -> str:
               ("direction_strength", "coherence"), ("speed_px_per_frame", "px/frame"),
               ("motion_share", "motion"), ("appearance_share", "appearance"), ("residual_share", "unexplained"),
               ("motion_reliance", "motion rel"),
-              ("texture_reliance", "texture rel"), ("dsi", "DSI"), ("preferred_direction_deg", "tuned °")]
+              ("texture_reliance", "texture rel"), ("dsi", "DSI"), ("preferred_direction_deg", "tuned °"),
+              ("texture_dsi", "texture DSI"), ("texture_preferred_direction_deg", "texture °")]
     lines = [f"{short:>11} {facts[key]:.3g}" for key, short in labels
              if isinstance(facts.get(key), (int, float)) and not isinstance(facts.get(key), bool)]
+    if isinstance(facts.get("texture_agrees"), bool):  # the visualized motion vs where the kernel moves its texture
+        lines.append(f"{'motion fits':>11} {'yes' if facts['texture_agrees'] else 'NO'}")
     if facts.get("objective"):
         lines.append(f"{'objective':>11} {facts['objective']}")
     audit = [(key, short) for key, short in (("optimal_vs_best_grating", "vs stimulus"),
@@ -135,6 +164,19 @@ def side_by_side_frames(optimal_video: np.ndarray, velocity: np.ndarray, recon: 
     return np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=2)
 
 
+def _tuning_curves(kernel_dir) -> dict | None:
+    """The tuning curves a kernel directory holds (tuning.csv, texture_tuning.json), for the panel; None if
+    neither."""
+    import json
+
+    from kernelvis.atlas.collect import read_tuning_curve
+
+    texture_path = kernel_dir / "texture_tuning.json"
+    curves = {"grating": read_tuning_curve(kernel_dir),
+              "texture": json.loads(texture_path.read_text()) if texture_path.is_file() else None}
+    return curves if any(value is not None for value in curves.values()) else None
+
+
 def write_kernel_panel(kernel_dir, summary: dict, motion_scale_px_per_frame: float | None = None) -> None:
     """``panel.png`` and ``panel.gif`` of a kernel directory holding optimal.npz and decomposition.npz."""
     from pathlib import Path
@@ -151,6 +193,7 @@ def write_kernel_panel(kernel_dir, summary: dict, motion_scale_px_per_frame: flo
                       if key in decomposition.files}
     title = f"{summary.get('model', '')}  {summary.get('layer', '')}  kernel {summary.get('kernel', '')}"
     save_figure(kernel_panel(video, static, velocity, recon, title=title, facts=summary,
-                             motion_scale_px_per_frame=motion_scale_px_per_frame, appearance=appearance or None),
+                             motion_scale_px_per_frame=motion_scale_px_per_frame, appearance=appearance or None,
+                             tuning=_tuning_curves(kernel_dir)),
                 kernel_dir / "panel.png")
     write_gif(kernel_dir / "panel.gif", side_by_side_frames(video, velocity, recon, motion_scale_px_per_frame))

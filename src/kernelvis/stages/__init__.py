@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-STAGES = ("optimize", "decompose", "refine", "tuning", "deconvnet", "audit")
+STAGES = ("optimize", "decompose", "refine", "tuning", "texture_tuning", "deconvnet", "audit")
 """The per-kernel stages, in run and merge order (later stages win where keys repeat)."""
 
 

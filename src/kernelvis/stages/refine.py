@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from kernelvis.stages import KernelSet
 from kernelvis.stages.inputs import stage1_of, stage2_of
 from kernelvis.stages.records import kernel_stage_output
@@ -41,6 +43,9 @@ def refine_stage(kernel_set: KernelSet, config, neutral_textures: int = 4, seed:
                   **scalars}
         with kernel_stage_output(kernel_dir, "refine", record) as staging:
             write_refined(staging, arrays, stage1.video)
+        # what the texture-conditioned tuning reads of refined.npz, in the dtype it is stored in
+        kernel_set.remember("refine", kernel, {"static": np.asarray(arrays["static"], np.float32),
+                                               "velocity": np.asarray(arrays["velocity"], np.float32)})
         records.append(record)
     return records
 
