@@ -192,3 +192,12 @@ def test_figure_of_a_summary_without_tuning_or_shares_is_still_drawn(tmp_path):
     table = layer_table(rows)
     assert table.loc[0, "kernels"] == 5 and table.loc[0, "measured"] == 4 and table.loc[0, "dead"] == 1
     assert math.isnan(table.loc[0, "motion_share_mean"]) and table.loc[0, "direction_selective"] == 0
+
+
+def test_check_expects_the_population_figure_and_the_layer_table(tmp_path):
+    from kernelvis.commands.check import expected_files
+
+    config = {"models": [{"name": "toy", "layers": {"conv1": [0]}}], "tuning": {"enabled": False},
+              "refine": {"enabled": False}}
+    _, files = expected_files(config, tmp_path)
+    assert tmp_path / "toy" / "figures" / "population.png" in files and tmp_path / "toy" / "layers.csv" in files
