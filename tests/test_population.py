@@ -177,6 +177,12 @@ def test_command_writes_the_figure_its_pdf_the_layer_csv_and_markdown(summary_cs
     assert pd.isna(written.loc[2, "audit_share"])  # NaN is an empty field, not the text "nan"
     assert "nan" not in layers.read_text()
     assert markdown.read_text().startswith("| layer | kernels |")
+    # docs/results.md's section, from the CSV read back: the same table
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "population_tables.py"
+    printed = subprocess.run([sys.executable, str(script), str(summary_csv.parent.parent)], capture_output=True,
+                             text=True)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == f"### toy\n\n{markdown.read_text()}\n"
 
 
 def test_figure_of_a_summary_without_tuning_or_shares_is_still_drawn(tmp_path):

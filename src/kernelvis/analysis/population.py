@@ -176,7 +176,8 @@ def write_layer_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def _share(count, total) -> str:
-    return f"{int(count)}/{int(total)}" if total else "–"
+    known = isinstance(total, (int, float)) and math.isfinite(total) and total > 0
+    return f"{int(count)}/{int(total)}" if known else "–"
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -194,11 +195,12 @@ def markdown_table(table: pd.DataFrame) -> str:
              "|---|---:|---|---:|---|---|---:|" + ("---:|" if texture else "")]
     status_columns = [c for c in table.columns if c in STATUSES or c.startswith("status_")]
     for row in table.to_dict("records"):
-        statuses = ", ".join(f"{int(row[c])} {c.removeprefix('status_')}" for c in status_columns if row[c])
+        statuses = ", ".join(f"{int(row[c])} {c.removeprefix('status_')}" for c in status_columns
+                             if pd.notna(row[c]) and row[c])
         speed = (f"{_fmt(row['speed_median'])} [{_fmt(row['speed_q1'])}–{_fmt(row['speed_q3'])}]"
                  if math.isfinite(row["speed_median"]) else "–")
         shares = " / ".join(_fmt(row[f"{key}_mean"]) for key in SHARE_KEYS)
-        cells = [row["layer"], str(int(row["kernels"])), statuses or "–", _share(row["audit_passing"], row["audited"]),
+        cells = [str(row["layer"]), str(int(row["kernels"])), statuses or "–", _share(row["audit_passing"], row["audited"]),
                  speed, shares, _share(row["agreeing"], row["direction_selective"])]
         if texture:
             cells.append(_share(row["texture_agreeing"], row["texture_selective"]))
