@@ -207,3 +207,10 @@ def test_check_expects_the_population_figure_and_the_layer_table(tmp_path):
               "refine": {"enabled": False}}
     _, files = expected_files(config, tmp_path)
     assert tmp_path / "toy" / "figures" / "population.png" in files and tmp_path / "toy" / "layers.csv" in files
+
+
+def test_kernels_without_an_audit_among_audited_ones_are_not_counted():
+    rows = [{"layer": "l", "kernel": 0, "audit_pass": True}, {"layer": "l", "kernel": 1, "audit_pass": False},
+            {"layer": "l", "kernel": 2}, {"layer": "l", "kernel": 3, "audit_pass": None}]
+    row = layer_table(rows).iloc[0]
+    assert (row["audit_passing"], row["audited"], row["ok"]) == (1, 2, 4)

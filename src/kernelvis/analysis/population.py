@@ -106,7 +106,8 @@ def layer_table(rows: Sequence[dict] | pd.DataFrame) -> pd.DataFrame:
     table = []
     for layer, members in frame.groupby("layer", sort=False):
         counts = members["status"].value_counts()
-        passing, audited, _ = audit_share(members.to_dict("records"))
+        # NaN (a kernel without the key among kernels with it) is no audit, as None and "" are
+        passing, audited, _ = audit_share(members.astype(object).where(members.notna(), None).to_dict("records"))
         measured = members[~members["status"].isin(UNMEASURED)]
         speed = _numbers(measured, "speed_px_per_frame").dropna()
         row = {"model": str(members["model"].iloc[0]) if pd.notna(members["model"].iloc[0]) else "",
