@@ -37,6 +37,10 @@ AGREEMENT_COLOR = "tab:red"
 MISSING_COLOR = "0.85"
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _outline(axes, counts: np.ndarray, centres_deg: np.ndarray, **style) -> None:
     """Counts per sector as a closed step outline on polar axes (flat across each sector)."""
     width = 360.0 / len(counts)
@@ -63,7 +67,7 @@ def _polar(axes, directions: dict) -> None:
     axes.set_yticks(sorted({peak, max(1, round(peak / 2))}))
     axes.set_rlabel_position(67.5)
     selective = f", {len(directions['preferred'])} selective" if len(directions["preferred"]) else ""
-    axes.set_title(f"{len(directions['visualized'])} directions{selective}", fontsize=7, pad=12)
+    axes.set_title(f"{_plural(len(directions['visualized']), 'direction')}{selective}", fontsize=7, pad=12)
     axes.set_xticks(np.radians(np.arange(0, 360, 90)))
     axes.set_xticklabels(["0°", "90°", "180°", "270°"], fontsize=7)
     axes.tick_params(axis="y", labelsize=6)
@@ -75,8 +79,10 @@ def _speeds(axes, speeds: np.ndarray, bins: np.ndarray, median: float) -> None:
                   edgecolor="white", linewidth=0.6)
     if math.isfinite(median):
         axes.axvline(median, color="k", lw=1, ls="--")
-        axes.text(median, 1.0, f" median {median:.2f}", transform=axes.get_xaxis_transform(), fontsize=7,
-                  va="top", ha="left")
+        right = median > bins[0] + 0.65 * (bins[-1] - bins[0])  # the label on the side with room
+        label = f"median {median:.2f} " if right else f" median {median:.2f}"
+        axes.text(median, 1.0, label, transform=axes.get_xaxis_transform(), fontsize=7,
+                  va="top", ha="right" if right else "left")
     else:
         axes.text(0.5, 0.5, "no speeds", transform=axes.transAxes, ha="center", va="center", color="0.4")
     axes.set_xlim(bins[0], bins[-1])
@@ -124,7 +130,7 @@ def _bars(axes, row: dict, texture: bool) -> None:
     statuses = [f"{int(row[name])} {name}" for name in STATUSES if row.get(name)]
     statuses += [f"{int(value)} {key.removeprefix('status_')}" for key, value in row.items()
                  if key.startswith("status_") and value]
-    axes.set_title(f"{int(row['kernels'])} kernels: " + ", ".join(statuses), fontsize=7, loc="left")
+    axes.set_title(f"{_plural(int(row['kernels']), 'kernel')}: " + ", ".join(statuses), fontsize=7, loc="left")
 
 
 def speed_bins(speeds: list[np.ndarray], count: int = 12) -> np.ndarray:
