@@ -214,3 +214,11 @@ def test_kernels_without_an_audit_among_audited_ones_are_not_counted():
             {"layer": "l", "kernel": 2}, {"layer": "l", "kernel": 3, "audit_pass": None}]
     row = layer_table(rows).iloc[0]
     assert (row["audit_passing"], row["audited"], row["ok"]) == (1, 2, 4)
+
+
+def test_the_population_command_needs_no_torch(summary_csv):
+    code = ("import sys; from kernelvis.cli import main; "
+            f"main(['figures', 'population', {str(summary_csv)!r}, '--out-file', {str(summary_csv.parent / 'p.png')!r}]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
