@@ -12,19 +12,22 @@ import numpy as np
 from kernelvis import pipeline, stages
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE_OUTPUT = re.compile(r'^\s+stage="results/\{model\}/\{layer\}/kernel_\{kernel\}/stage_(\w+)\.json"', re.M)
-RULE = re.compile(r"^rule (\w+):", re.M)
+CHUNK_RULE = re.compile(r'chunk\.rule_name\("(\w+)"\)')
+STAGE_OUTPUT = re.compile(r'chunk\.files\("stage_(\w+)\.json"\)')
 
 
 def per_kernel_stage_rules() -> dict[str, str]:
-    """rule name -> stage name, for every rule whose output is a kernel's stage_<name>.json."""
+    """rule (stage) name -> the stage record it writes, for every per-chunk rule that writes a kernel's
+    stage_<name>.json among its outputs (the rules are generated per chunk of a layer's kernels)."""
     found = {}
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         text = path.read_text()
-        starts = [(match.start(), match.group(1)) for match in RULE.finditer(text)]
+        starts = [(match.start(), match.group(1)) for match in CHUNK_RULE.finditer(text)]
         for index, (start, rule) in enumerate(starts):
             end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
-            for match in STAGE_OUTPUT.finditer(text, start, end):
+            block = text[start:end]
+            output = block[block.index("output:"):block.index("params:") if "params:" in block else len(block)]
+            for match in STAGE_OUTPUT.finditer(output):
                 found[rule] = match.group(1)
     return found
 

@@ -39,7 +39,7 @@ TARGETS = ["results/planted/energy/kernel_0000/summary.json", "results/planted/e
 # status check early enough that MinJobAge (60 s in the one-node cluster) is >= 3x it.
 NO_ACCOUNTING = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
 # This machine has no CUDA: the profile's device=cuda is overridden, its GPU requests are kept.
-NO_CUDA = ["--config", "device=cpu"]
+NO_CUDA = ["--config", "device=cpu", "resources={gpu: 1, optimize_mem_mb: 2000, optimize_runtime_min: 10, threads: 1}"]
 SNAKEMAKE_TIMEOUT_S = 1200  # measured: 6-8 min per run on 2 cores at a load average of ~12
 CANNOT_INSTALL = 3  # the cluster script's exit status when SLURM is missing and cannot be installed
 
@@ -137,9 +137,11 @@ def _job_gpus(state: Path) -> dict[int, str]:
 
 
 def _rules_by_gpu(output: str, job_ids: list[int], gpus: dict[int, str]) -> dict[bool, set[str]]:
-    """Rule names of the SLURM jobs that held a GPU (True) and that did not (False)."""
-    # "... submitted with SLURM jobid 7 (log: .../slurm_logs/rule_decompose/planted_energy_0000/7.log)"
-    rule_of = {int(job_id): rule for rule, job_id in re.findall(r"slurm_logs/rule_(\w+)/(?:\S*/)?(\d+)\.log", output)}
+    """Stages (rule names up to their first ``__``: the per-kernel rules are generated per chunk, named
+    ``<stage>__<model>__<layer>__<chunk>``) of the SLURM jobs that held a GPU (True) and that did not (False)."""
+    # "... submitted with SLURM jobid 7 (log: .../slurm_logs/rule_decompose__planted__energy__0000/7.log)"
+    rule_of = {int(job_id): rule.split("__")[0]
+               for rule, job_id in re.findall(r"slurm_logs/rule_(\w+)/(?:\S*/)?(\d+)\.log", output)}
     grouped = {True: set(), False: set()}
     for job_id in job_ids:
         grouped[bool(gpus[job_id])].add(rule_of[job_id])
@@ -210,8 +212,9 @@ def test_failing_job_exits_non_zero_naming_its_log(cluster, tmp_path):
     elapsed_s = time.perf_counter() - started
     assert result.returncode not in (0, 124), result.returncode
     assert elapsed_s < SNAKEMAKE_TIMEOUT_S / 2, f"a failing job took {elapsed_s:.0f} s to be noticed"
-    assert "logs/planted/energy/kernel_0099/optimize.log" in result.stderr, result.stderr[-3000:]
-    assert re.search(r"slurm_logs/rule_optimize/\S*\.log", result.stderr), "the SLURM log is not named"
+    assert "logs/planted/energy/chunk_0099/optimize.log" in result.stderr, result.stderr[-3000:]
+    assert re.search(r"slurm_logs/rule_optimize__planted__energy__0099/\S*\.log", result.stderr), \
+        "the SLURM log is not named"
     assert _submitted_slurm_ids(result.stderr), "the failing job was not submitted to SLURM"
-    log = tmp_path / "run" / "logs" / "planted" / "energy" / "kernel_0099" / "optimize.log"
+    log = tmp_path / "run" / "logs" / "planted" / "energy" / "chunk_0099" / "optimize.log"
     assert "out of range" in log.read_text()

@@ -2,43 +2,46 @@
 # kernel; network dissection and inversion per model. Enabled per method under `baselines:`.
 
 
-rule deconvnet:
-    input:
-        weights=lambda wildcards: model_weights(wildcards.model),
-        clips="results/data/clips.npz",
-        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
-        decomposition="results/{model}/{layer}/kernel_{kernel}/decomposition.npz",
-    output:
-        examples="results/{model}/{layer}/kernel_{kernel}/dataset_examples.npz",
-        examples_png="results/{model}/{layer}/kernel_{kernel}/dataset_examples.png",
-        examples_gif="results/{model}/{layer}/kernel_{kernel}/dataset_examples.gif",
-        deconv="results/{model}/{layer}/kernel_{kernel}/deconv.png",
-        comparison=report(
-            "results/{model}/{layer}/kernel_{kernel}/comparison.png",
-            caption="../report/comparison.rst",
-            category="Comparisons",
-            subcategory="{model} {layer}",
-            labels={"model": "{model}", "layer": "{layer}", "kernel": "{kernel}"},
-        ),
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_deconvnet.json",
-    params:
-        spec=model_spec,
-        kernel=kernel_index,
-        weights=weights_option,
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/deconvnet.log",
-    benchmark:
-        "results/benchmarks/{model}/{layer}/kernel_{kernel}/deconvnet.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis deconvnet --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --clips {input.clips}"
-        " --out $(dirname {output.stage}) --compare > {log} 2>&1"
+if baseline_enabled("deconvnet"):
+    for chunk in CHUNKS:
+
+        rule:
+            name:
+                chunk.rule_name("deconvnet")
+            input:
+                weights=model_weights(chunk.model),
+                clips="results/data/clips.npz",
+                optimal=chunk.files("optimal.npz"),
+                decomposition=chunk.files("decomposition.npz"),
+            output:
+                examples=chunk.files("dataset_examples.npz"),
+                examples_png=chunk.files("dataset_examples.png"),
+                examples_gif=chunk.files("dataset_examples.gif"),
+                deconv=chunk.files("deconv.png"),
+                comparison=[
+                    report(path, caption="../report/comparison.rst", category="Comparisons",
+                           subcategory=f"{chunk.model} {chunk.layer}",
+                           labels={"model": chunk.model, "layer": chunk.layer,
+                                   "kernel": path.split("kernel_")[-1].split("/")[0]})
+                    for path in chunk.files("comparison.png")
+                ],
+                stage=chunk.files("stage_deconvnet.json"),
+            params:
+                target=(f"--model {MODELS[chunk.model]['spec']} {weights_flag(chunk.model)} --layer {chunk.layer}"
+                        f" --kernels {chunk.spec} --out {chunk.layer_dir}"),
+            threads: 1
+            conda:
+                "../envs/kernelvis.yaml"
+            log:
+                chunk_log(chunk, "deconvnet"),
+            benchmark:
+                chunk_benchmark(chunk, "deconvnet")
+            resources:
+                mem_mb=4000,
+                runtime=20,
+            shell:
+                "OMP_NUM_THREADS={threads} kernelvis deconvnet {params.target} --clips {input.clips} --compare"
+                " > {log} 2>&1"
 
 
 rule dissect:

@@ -3,6 +3,7 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 try:  # the per-kernel stages, in merge order: one list for `kernelvis visualize` and these rules (torch-free import)
@@ -10,21 +11,55 @@ try:  # the per-kernel stages, in merge order: one list for `kernelvis visualize
 except ImportError:  # snakemake run from an environment without kernelvis (e.g. --sdm conda): read the source tree
     sys.path.insert(0, str(Path(workflow.basedir) / "src"))
     from kernelvis.stages import STAGES as KERNEL_STAGES
+from kernelvis.kernel_sets import Chunk, KernelSpecError, chunks, layer_channels, needs_channel_count, parse_kernels
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 MODELS = {entry["name"]: entry for entry in config["models"]}
+# Where `all` layer sizes are cached (measured once by `kernelvis layers` in a subprocess: no torch here).
+LAYER_SIZE_CACHE = Path(".snakemake") / "kernelvis" / "layer_channels"
 
 
 def _layers_of(model):
     return list(MODELS[model]["layers"])
 
 
+def _resolve_kernels(model, layer, spec):
+    try:
+        channels = (layer_channels(MODELS[model]["spec"], layer, LAYER_SIZE_CACHE)
+                    if needs_channel_count(spec) else None)
+        return parse_kernels(spec, channels)
+    except KernelSpecError as error:
+        raise WorkflowError(f"config: model {model!r}, layer {layer!r}: {error}")
+
+
+# model -> layer -> the selected kernels (config `layers: {conv2: all | "0-15" | [0, 3]}`), resolved once.
+KERNELS = {
+    model: {layer: _resolve_kernels(model, layer, spec) for layer, spec in MODELS[model]["layers"].items()}
+    for model in MODELS
+}
+
+
+def kernels_per_job(model):
+    """How many of a layer's kernels one job of a per-kernel stage runs together (batched): the model's own
+    `kernels_per_job`, else the top-level one, else 1."""
+    return int(MODELS[model].get("kernels_per_job", config.get("kernels_per_job", 1)))
+
+
+# Every job's kernels: each layer's selected kernels in consecutive groups of kernels_per_job.
+CHUNKS = [
+    Chunk(model, layer, tuple(group))
+    for model in MODELS
+    for layer, kernels in KERNELS[model].items()
+    for group in chunks(kernels, kernels_per_job(model))
+]
+
+
 def kernel_dirs(model):
     """Every configured kernel directory of one model, in layer order."""
     return [
-        f"results/{model}/{layer}/kernel_{int(kernel):04d}"
-        for layer, kernels in MODELS[model]["layers"].items()
+        f"results/{model}/{layer}/kernel_{kernel:04d}"
+        for layer, kernels in KERNELS[model].items()
         for kernel in kernels
     ]
 
@@ -37,6 +72,27 @@ wildcard_constraints:
     model=_alternatives(MODELS),
     layer=_alternatives({layer for model in MODELS for layer in _layers_of(model)}),
     kernel=r"\d{4}",
+
+
+def model_setting(model, stage, key, default=None):
+    """A stage setting of one model: the model entry's own `stage:` block overrides the top-level one."""
+    own = MODELS[model].get(stage) or {}
+    if key in own:
+        return own[key]
+    return (config.get(stage) or {}).get(key, default)
+
+
+def weights_flag(model):
+    weights = model_weights(model)
+    return f"--weights {weights}" if weights else ""
+
+
+def chunk_log(chunk, stage):
+    return f"logs/{chunk.model}/{chunk.layer}/chunk_{chunk.label}/{stage}.log"
+
+
+def chunk_benchmark(chunk, stage):
+    return f"results/benchmarks/{chunk.model}/{chunk.layer}/chunk_{chunk.label}/{stage}.tsv"
 
 
 def setting(stage, key, default=None):
@@ -92,44 +148,12 @@ def baseline_options(method):
     return config.get("baselines", {}).get(method, {}).get("options", "")
 
 
-def kernel_summary_inputs(wildcards):
-    """The arrays the panel is drawn from and, in merge order, every stage JSON that goes into summary.json."""
-    kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
-    inputs = {"optimal": f"{kdir}/optimal.npz", "decomposition": f"{kdir}/decomposition.npz"}
-    for stage in KERNEL_STAGES:
-        if kernel_stage_enabled(stage):
-            inputs[f"stage_{stage}"] = f"{kdir}/stage_{stage}.json"
-    return inputs
-
-
 def kernel_stage_enabled(stage):
     """A per-kernel stage runs unless switched off: `STAGE: {enabled: false}`, or for the classic methods
     `baselines: {STAGE: {enabled: ...}}` (off unless enabled)."""
     if stage == "deconvnet" or stage in config.get("baselines", {}):
         return baseline_enabled(stage)
     return stage_enabled(stage)
-
-
-def texture_tuning_inputs(wildcards):
-    kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
-    inputs = {"optimal": f"{kdir}/optimal.npz", "decomposition": f"{kdir}/decomposition.npz"}
-    weights = model_weights(wildcards.model)
-    if weights:
-        inputs["weights"] = weights
-    if stage_enabled("refine"):
-        inputs["refined"] = f"{kdir}/refined.npz"
-    return inputs
-
-
-def audit_inputs(wildcards):
-    kdir = f"results/{wildcards.model}/{wildcards.layer}/kernel_{wildcards.kernel}"
-    inputs = {"optimal": f"{kdir}/optimal.npz", "clips": "results/data/clips.npz"}
-    weights = model_weights(wildcards.model)
-    if weights:
-        inputs["weights"] = weights
-    if stage_enabled("tuning"):
-        inputs["tuning"] = f"{kdir}/tuning.json"
-    return inputs
 
 
 def suppression_clip_option(wildcards, input):

@@ -1,242 +1,246 @@
-# One job per kernel and stage, so `snakemake results/<model>/<layer>/kernel_0003/summary.json`
-# re-runs just that kernel. Each rule runs one stage command (argument parsing plus one call of the stage's
-# function in kernelvis.stages, the same `kernelvis visualize` runs), which writes the stage's files and its
-# record stage_<name>.json; kernel_summary merges the records into summary.json (each output has exactly one
-# producing rule).
+# The per-kernel stages, one job per chunk of a layer's kernels and stage (`kernels_per_job`, top level or per
+# model; 1 gives one job per kernel). Each job runs one stage command over its kernels in one process,
+# batched (`kernelvis <stage> --kernels SPEC --out results/<model>/<layer>`: argument parsing plus one call of
+# the stage's function in kernelvis.stages, the same `kernelvis visualize` runs), which writes every kernel's
+# files and its record stage_<name>.json; kernel_summary merges the records into summary.json. Every per-kernel
+# file is declared, by exactly one rule. The rules are generated per chunk, named `<stage>__<model>__<layer>__
+# <chunk>`; `snakemake results/<model>/<layer>/kernel_0003/summary.json` makes one kernel (with its chunk), and
+# `kernelvis visualize` re-runs one kernel on its own (docs/workflow.md).
 
-rule optimize:
-    input:
-        weights=lambda wildcards: model_weights(wildcards.model),
-        clip_stats=(
-            "results/data/clip_stats.json"
-            if config["optimize"].get("use_clip_stats", False)
-            and config["optimize"]["param"] == "fourier"
-            else []
-        ),
-    output:
-        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
-        gif="results/{model}/{layer}/kernel_{kernel}/optimal.gif",
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_optimize.json",
-    params:
-        spec=model_spec,
-        kernel=kernel_index,
-        weights=weights_option,
-        clip_stats=lambda wildcards, input: (
-            f"--clip-stats {input.clip_stats}" if input.get("clip_stats") else ""
-        ),
-        options=setting("optimize", "options", ""),
-        steps=setting("optimize", "steps"),
-        restarts=setting("optimize", "restarts"),
-        param=setting("optimize", "param"),
-        lr=setting("optimize", "lr"),
-        objective=setting("optimize", "objective"),
-        early_stop=setting("optimize", "early_stop"),
-        preprocessing=setting("optimize", "preprocessing"),
-        seed=setting("optimize", "seed"),
-        device=config.get("device", "cpu"),
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/optimize.log",
-    benchmark:
-        "results/benchmarks/{model}/{layer}/kernel_{kernel}/optimize.tsv"
-    resources:
-        mem_mb=config["resources"]["optimize_mem_mb"],
-        runtime=config["resources"]["optimize_runtime_min"],
-        gpu=config["resources"]["gpu"],
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis optimize --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.optimal})"
-        " --steps {params.steps} --restarts {params.restarts} --param {params.param} --lr {params.lr}"
-        " --objective {params.objective} --early-stop {params.early_stop}"
-        " --preprocessing {params.preprocessing} --seed {params.seed} --device {params.device}"
-        " {params.clip_stats} {params.options} --no-progress > {log} 2>&1"
+DEVICE = config.get("device", "cpu")
+GPU = config["resources"]["gpu"]
+JOB_THREADS = config["resources"].get("threads", 1)
 
 
-rule decompose:
-    input:
-        "results/{model}/{layer}/kernel_{kernel}/optimal.npz",
-    output:
-        decomposition="results/{model}/{layer}/kernel_{kernel}/decomposition.npz",
-        static="results/{model}/{layer}/kernel_{kernel}/static.png",
-        motion="results/{model}/{layer}/kernel_{kernel}/motion.gif",
-        recon="results/{model}/{layer}/kernel_{kernel}/recon.gif",
-        arrows="results/{model}/{layer}/kernel_{kernel}/arrows.png",
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_decompose.json",
-    params:
-        steps=setting("decompose", "steps"),
-        seed=setting("decompose", "seed"),
-        options=setting("decompose", "options", ""),
-        device=config.get("device", "cpu"),
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/decompose.log",
-    benchmark:
-        "results/benchmarks/{model}/{layer}/kernel_{kernel}/decompose.tsv"
-    resources:
-        mem_mb=2000,
-        runtime=30,
-        gpu=config["resources"]["gpu"],
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis decompose {input} --out $(dirname {output.decomposition})"
-        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options} > {log} 2>&1"
+def _clip_stats_input(model):
+    uses = model_setting(model, "optimize", "use_clip_stats", False) and model_setting(model, "optimize", "param") == "fourier"
+    return "results/data/clip_stats.json" if uses else []
 
 
-rule refine:
-    input:
-        weights=lambda wildcards: model_weights(wildcards.model),
-        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
-        decomposition="results/{model}/{layer}/kernel_{kernel}/decomposition.npz",
-    output:
-        refined="results/{model}/{layer}/kernel_{kernel}/refined.npz",
-        texture="results/{model}/{layer}/kernel_{kernel}/texture.png",
-        motion="results/{model}/{layer}/kernel_{kernel}/motion_refined.gif",
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_refine.json",
-    params:
-        spec=model_spec,
-        kernel=kernel_index,
-        weights=weights_option,
-        steps=setting("refine", "steps"),
-        seed=setting("refine", "seed"),
-        options=setting("refine", "options", ""),
-        device=config.get("device", "cpu"),
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/refine.log",
-    benchmark:
-        "results/benchmarks/{model}/{layer}/kernel_{kernel}/refine.tsv"
-    resources:
-        mem_mb=config["resources"]["optimize_mem_mb"],
-        runtime=config["resources"]["optimize_runtime_min"],
-        gpu=config["resources"]["gpu"],
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis refine --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.refined})"
-        " --optimal {input.optimal} --decomposition {input.decomposition}"
-        " --steps {params.steps} --seed {params.seed} --device {params.device} {params.options} > {log} 2>&1"
+for chunk in CHUNKS:
+    model, layer, kernels, layer_dir = chunk.model, chunk.layer, chunk.spec, chunk.layer_dir
+    spec, weights = MODELS[model]["spec"], model_weights(model)
 
+    rule:
+        name:
+            chunk.rule_name("optimize")
+        input:
+            weights=weights,
+            clip_stats=_clip_stats_input(model),
+        output:
+            optimal=chunk.files("optimal.npz"),
+            gif=chunk.files("optimal.gif"),
+            stage=chunk.files("stage_optimize.json"),
+        params:
+            target=f"--model {spec} {weights_flag(model)} --layer {layer} --kernels {kernels} --out {layer_dir}",
+            clip_stats="--clip-stats results/data/clip_stats.json" if _clip_stats_input(model) else "",
+            settings=" ".join(
+                f"--{key.replace('_', '-')} {model_setting(model, 'optimize', key)}"
+                for key in ("steps", "restarts", "param", "lr", "objective", "early_stop", "preprocessing", "seed")
+            ),
+            options=model_setting(model, "optimize", "options", ""),
+        threads: JOB_THREADS
+        conda:
+            "../envs/kernelvis.yaml"
+        log:
+            chunk_log(chunk, "optimize"),
+        benchmark:
+            chunk_benchmark(chunk, "optimize")
+        resources:
+            mem_mb=config["resources"]["optimize_mem_mb"],
+            runtime=config["resources"]["optimize_runtime_min"],
+            gpu=GPU,
+        shell:
+            "OMP_NUM_THREADS={threads} kernelvis optimize {params.target} {params.settings} --device " + DEVICE +
+            " {params.clip_stats} {params.options} --no-progress > {log} 2>&1"
 
-rule tuning:
-    input:
-        weights=lambda wildcards: model_weights(wildcards.model),
-        optimal="results/{model}/{layer}/kernel_{kernel}/optimal.npz",
-    output:
-        csv="results/{model}/{layer}/kernel_{kernel}/tuning.csv",
-        json="results/{model}/{layer}/kernel_{kernel}/tuning.json",
-        polar="results/{model}/{layer}/kernel_{kernel}/tuning_polar.png",
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_tuning.json",
-    params:
-        spec=model_spec,
-        kernel=kernel_index,
-        weights=weights_option,
-        options=setting("tuning", "options", ""),
-        device=config.get("device", "cpu"),
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/tuning.log",
-    benchmark:
-        "results/benchmarks/{model}/{layer}/kernel_{kernel}/tuning.tsv"
-    resources:
-        mem_mb=2000,
-        runtime=20,
-        gpu=config["resources"]["gpu"],
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis tuning --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.json})"
-        " --optimal {input.optimal} --device {params.device} {params.options} > {log} 2>&1"
+    rule:
+        name:
+            chunk.rule_name("decompose")
+        input:
+            chunk.files("optimal.npz"),
+        output:
+            decomposition=chunk.files("decomposition.npz"),
+            static=chunk.files("static.png"),
+            motion=chunk.files("motion.gif"),
+            recon=chunk.files("recon.gif"),
+            arrows=chunk.files("arrows.png"),
+            stage=chunk.files("stage_decompose.json"),
+        params:
+            target=f"--kernels {kernels} --out {layer_dir}",
+            settings=f"--steps {model_setting(model, 'decompose', 'steps')} --seed {model_setting(model, 'decompose', 'seed')}",
+            options=model_setting(model, "decompose", "options", ""),
+        threads: JOB_THREADS
+        conda:
+            "../envs/kernelvis.yaml"
+        log:
+            chunk_log(chunk, "decompose"),
+        benchmark:
+            chunk_benchmark(chunk, "decompose")
+        resources:
+            mem_mb=2000,
+            runtime=30,
+            gpu=GPU,
+        shell:
+            "OMP_NUM_THREADS={threads} kernelvis decompose {params.target} {params.settings} --device " + DEVICE +
+            " {params.options} > {log} 2>&1"
 
+    if stage_enabled("refine"):
 
-rule texture_tuning:
-    # The kernel's own texture moved in every direction: where does the kernel want *this* texture to move?
-    input:
-        unpack(texture_tuning_inputs),
-    output:
-        csv="results/{model}/{layer}/kernel_{kernel}/texture_tuning.csv",
-        json="results/{model}/{layer}/kernel_{kernel}/texture_tuning.json",
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_texture_tuning.json",
-    params:
-        spec=model_spec,
-        kernel=kernel_index,
-        weights=weights_option,
-        refined=lambda wildcards, input: "" if input.get("refined") else "--no-refined",
-        options=setting("texture_tuning", "options", ""),
-        device=config.get("device", "cpu"),
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/texture_tuning.log",
-    benchmark:
-        "results/benchmarks/{model}/{layer}/kernel_{kernel}/texture_tuning.tsv"
-    resources:
-        mem_mb=2000,
-        runtime=20,
-        gpu=config["resources"]["gpu"],
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis texture-tuning --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --out $(dirname {output.stage}) {params.refined}"
-        " --device {params.device} {params.options} > {log} 2>&1"
+        rule:
+            name:
+                chunk.rule_name("refine")
+            input:
+                weights=weights,
+                optimal=chunk.files("optimal.npz"),
+                decomposition=chunk.files("decomposition.npz"),
+            output:
+                refined=chunk.files("refined.npz"),
+                texture=chunk.files("texture.png"),
+                motion=chunk.files("motion_refined.gif"),
+                stage=chunk.files("stage_refine.json"),
+            params:
+                target=f"--model {spec} {weights_flag(model)} --layer {layer} --kernels {kernels} --out {layer_dir}",
+                settings=f"--steps {model_setting(model, 'refine', 'steps')} --seed {model_setting(model, 'refine', 'seed')}",
+                options=model_setting(model, "refine", "options", ""),
+            threads: JOB_THREADS
+            conda:
+                "../envs/kernelvis.yaml"
+            log:
+                chunk_log(chunk, "refine"),
+            benchmark:
+                chunk_benchmark(chunk, "refine")
+            resources:
+                mem_mb=config["resources"]["optimize_mem_mb"],
+                runtime=config["resources"]["optimize_runtime_min"],
+                gpu=GPU,
+            shell:
+                "OMP_NUM_THREADS={threads} kernelvis refine {params.target} {params.settings} --device " + DEVICE +
+                " {params.options} > {log} 2>&1"
 
+    if stage_enabled("tuning"):
 
-rule audit:
-    # The optimality audit: the optimal input against the best tuning stimulus and the best natural clip,
-    # all with stage 1's objective and preprocessing. A measurement, never a reason to fail.
-    input:
-        unpack(audit_inputs),
-    output:
-        stage="results/{model}/{layer}/kernel_{kernel}/stage_audit.json",
-    params:
-        spec=model_spec,
-        kernel=kernel_index,
-        weights=weights_option,
-        tuning=lambda wildcards, input: f"--tuning {input.tuning}" if input.get("tuning") else "",
-        clips=lambda wildcards, input: f"--clips {input.clips}" if input.get("clips") else "",
-        device=config.get("device", "cpu"),
-    threads: 1
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/audit.log",
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    shell:
-        "OMP_NUM_THREADS={threads} kernelvis audit --model {params.spec} {params.weights}"
-        " --layer {wildcards.layer} --kernel {params.kernel} --optimal {input.optimal}"
-        " {params.tuning} {params.clips} --device {params.device} --out $(dirname {output.stage}) > {log} 2>&1"
+        rule:
+            name:
+                chunk.rule_name("tuning")
+            input:
+                weights=weights,
+                optimal=chunk.files("optimal.npz"),
+            output:
+                csv=chunk.files("tuning.csv"),
+                json=chunk.files("tuning.json"),
+                polar=chunk.files("tuning_polar.png"),
+                stage=chunk.files("stage_tuning.json"),
+            params:
+                target=f"--model {spec} {weights_flag(model)} --layer {layer} --kernels {kernels} --out {layer_dir}",
+                options=model_setting(model, "tuning", "options", ""),
+            threads: JOB_THREADS
+            conda:
+                "../envs/kernelvis.yaml"
+            log:
+                chunk_log(chunk, "tuning"),
+            benchmark:
+                chunk_benchmark(chunk, "tuning")
+            resources:
+                mem_mb=2000,
+                runtime=20,
+                gpu=GPU,
+            shell:
+                "OMP_NUM_THREADS={threads} kernelvis tuning {params.target} --device " + DEVICE +
+                " {params.options} > {log} 2>&1"
 
+    if stage_enabled("texture_tuning"):
 
-rule kernel_summary:
-    # Merges the stage JSONs into summary.json and draws the per-kernel panel and animation.
-    input:
-        unpack(kernel_summary_inputs),
-    output:
-        summary="results/{model}/{layer}/kernel_{kernel}/summary.json",
-        panel=report(
-            "results/{model}/{layer}/kernel_{kernel}/panel.png",
-            caption="../report/panel.rst",
-            category="Kernels",
-            subcategory="{model} {layer}",
-            labels={"model": "{model}", "layer": "{layer}", "kernel": "{kernel}"},
-        ),
-        animation="results/{model}/{layer}/kernel_{kernel}/panel.gif",
-    params:
-        model="{model}",
-        motion_scale=config["render"].get("motion_scale_px_per_frame") or "auto",
-        stages=lambda wildcards, input: " ".join(
-            path for name, path in input.items() if Path(path).name.startswith("stage_")
-        ),
-    conda:
-        "../envs/kernelvis.yaml"
-    log:
-        "logs/{model}/{layer}/kernel_{kernel}/kernel_summary.log",
-    shell:
-        "kernelvis figures kernel --out $(dirname {output.summary}) --model-name {params.model}"
-        " --layer {wildcards.layer} --motion-scale {params.motion_scale} --stages {params.stages} > {log} 2>&1"
+        rule:
+            name:
+                chunk.rule_name("texture_tuning")
+            # The kernel's own texture moved in every direction: where does it want *this* texture to move?
+            input:
+                weights=weights,
+                optimal=chunk.files("optimal.npz"),
+                decomposition=chunk.files("decomposition.npz"),
+                refined=chunk.files("refined.npz") if stage_enabled("refine") else [],
+            output:
+                csv=chunk.files("texture_tuning.csv"),
+                json=chunk.files("texture_tuning.json"),
+                stage=chunk.files("stage_texture_tuning.json"),
+            params:
+                target=f"--model {spec} {weights_flag(model)} --layer {layer} --kernels {kernels} --out {layer_dir}",
+                refined="" if stage_enabled("refine") else "--no-refined",
+                options=model_setting(model, "texture_tuning", "options", ""),
+            threads: JOB_THREADS
+            conda:
+                "../envs/kernelvis.yaml"
+            log:
+                chunk_log(chunk, "texture_tuning"),
+            benchmark:
+                chunk_benchmark(chunk, "texture_tuning")
+            resources:
+                mem_mb=2000,
+                runtime=20,
+                gpu=GPU,
+            shell:
+                "OMP_NUM_THREADS={threads} kernelvis texture-tuning {params.target} {params.refined} --device "
+                + DEVICE + " {params.options} > {log} 2>&1"
+
+    rule:
+        name:
+            chunk.rule_name("audit")
+        # The optimality audit: each optimal input against its best tuning stimulus and the best natural clip,
+        # all with stage 1's objective and preprocessing. A measurement, never a reason to fail.
+        input:
+            weights=weights,
+            optimal=chunk.files("optimal.npz"),
+            tuning=chunk.files("tuning.json") if stage_enabled("tuning") else [],
+            clips="results/data/clips.npz",
+        output:
+            stage=chunk.files("stage_audit.json"),
+        params:
+            target=f"--model {spec} {weights_flag(model)} --layer {layer} --kernels {kernels} --out {layer_dir}",
+            tuning="--tuning" if stage_enabled("tuning") else "",
+        threads: JOB_THREADS
+        conda:
+            "../envs/kernelvis.yaml"
+        log:
+            chunk_log(chunk, "audit"),
+        benchmark:
+            chunk_benchmark(chunk, "audit")
+        resources:
+            mem_mb=2000,
+            runtime=10,
+            gpu=GPU,
+        shell:
+            "OMP_NUM_THREADS={threads} kernelvis audit {params.target} {params.tuning} --clips {input.clips}"
+            " --device " + DEVICE + " > {log} 2>&1"
+
+    merged = [stage for stage in KERNEL_STAGES if kernel_stage_enabled(stage)]
+
+    rule:
+        name:
+            chunk.rule_name("kernel_summary")
+        # Merges each kernel's stage records into summary.json and draws its panel and animation.
+        input:
+            optimal=chunk.files("optimal.npz"),
+            decomposition=chunk.files("decomposition.npz"),
+            records=[path for stage in merged for path in chunk.files(f"stage_{stage}.json")],
+            curves=(chunk.files("tuning.csv") if stage_enabled("tuning") else [])
+            + (chunk.files("texture_tuning.json") if stage_enabled("texture_tuning") else []),
+        output:
+            summary=chunk.files("summary.json"),
+            panel=[
+                report(path, caption="../report/panel.rst", category="Kernels", subcategory=f"{model} {layer}",
+                       labels={"model": model, "layer": layer, "kernel": path.split("kernel_")[-1].split("/")[0]})
+                for path in chunk.files("panel.png")
+            ],
+            animation=chunk.files("panel.gif"),
+        params:
+            target=f"--kernels {kernels} --out {layer_dir} --model-name {model} --layer {layer}",
+            stages=" ".join(merged),
+            motion_scale=config["render"].get("motion_scale_px_per_frame") or "auto",
+        conda:
+            "../envs/kernelvis.yaml"
+        log:
+            chunk_log(chunk, "kernel_summary"),
+        shell:
+            "kernelvis figures kernel {params.target} --motion-scale {params.motion_scale}"
+            " --stages {params.stages} > {log} 2>&1"

@@ -97,17 +97,35 @@ def defaults_grid() -> int:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("video", metavar="VIDEO", help=".npz (key 'video'), .gif or .mp4")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("video", metavar="VIDEO", nargs="?", default=None,
+                        help=".npz (key 'video'), .gif or .mp4 (leave out with --kernels)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output directory (with --kernels: the layer directory holding kernel_NNNN/optimal.npz)")
+    parser.add_argument("--kernels", default=None, metavar="SPEC",
+                        help="decompose these kernels' optimal inputs (OUT/kernel_NNNN/optimal.npz) in one process: "
+                             "a range 0-15 or a list 0,3,7")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     add_decompose_options(parser, short_names=True)
 
 
 def run(args) -> int:
-    from kernelvis.stages.decompose import decompose_file
+    from kernelvis.errors import BadInputError
+    from kernelvis.stages.decompose import decompose_file, decompose_stage
 
-    _, summary = decompose_file(args.video, args.out, decompose_config_from_args(args), args.motion_scale)
+    config = decompose_config_from_args(args)
+    if (args.video is None) == (args.kernels is None):
+        raise BadInputError("give a VIDEO, or --kernels to decompose kernels' optimal inputs under --out")
+    if args.kernels is not None:
+        from kernelvis.commands.common import kernel_set_from_args
+
+        args.layer, args.kernel = "", None
+        kernel_set = kernel_set_from_args(args, load_model=False)
+        for kernel_dir, summary in zip(kernel_set.dirs, decompose_stage(kernel_set, config, args.motion_scale)):
+            print(f"{kernel_dir}: direction {summary['direction_deg']:.1f} deg, speed "
+                  f"{summary['speed_px_per_frame']:.3f} px/frame, motion share {summary['motion_share']:.2f}")
+        return 0
+    _, summary = decompose_file(args.video, args.out, config, args.motion_scale)
     print(f"{args.video}: direction {summary['direction_deg']:.1f} deg, speed {summary['speed_px_per_frame']:.3f} "
           f"px/frame, strength {summary['direction_strength']:.2f}, change shares motion {summary['motion_share']:.2f} "
           f"/ appearance {summary['appearance_share']:.2f} / residual {summary['residual_share']:.2f}, "

@@ -21,9 +21,11 @@ HELP = "DeconvNet + top-9 dataset examples of a kernel (Zeiler & Fergus), compar
 def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
-    add_kernel_target_arguments(parser, required=False)  # --filters needs no kernel (--layer: the first RGB Conv3d)
+    # --filters needs no kernel (--layer: the first RGB Conv3d); --kernels: a set of the layer's kernels in one run
+    add_kernel_target_arguments(parser, required=False, kernel_sets=True)
     parser.add_argument("--clips", default=None, metavar="PATH", help="clip set (clips.npz, key clips [N,T,H,W,3])")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (the kernel's directory)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output directory (the kernel's directory; with --kernels: the layer directory)")
     parser.add_argument("--top", type=int, default=9, help="number of top clips")
     parser.add_argument("--mode", choices=["autograd", "explicit"], default="autograd",
                         help="autograd: ReLU-backward override, any model; explicit: unpool/rectify/transposed conv, "
@@ -52,27 +54,26 @@ def _run_filters(args, model) -> int:
 
 
 def run(args) -> int:
+    from kernelvis.commands.common import kernel_set_from_args
     from kernelvis.errors import BadInputError
-    from kernelvis.models import check_kernels, resolve_layer
     from kernelvis.models.zoo import load_model
-    from kernelvis.stages import KernelSet
     from kernelvis.stages.deconvnet import deconvnet_stage
 
-    model = load_model(args.model, weights=args.weights)
     if args.filters:
-        return _run_filters(args, model)
-    for option in ("layer", "kernel", "clips"):
+        return _run_filters(args, load_model(args.model, weights=args.weights))
+    for option in ("layer", "clips"):
         if getattr(args, option) is None:
             raise BadInputError(f"--{option} is required (unless --filters)")
+    if args.kernel is None and args.kernels is None:
+        raise BadInputError("--kernel or --kernels is required (unless --filters)")
     if args.top < 1 or args.batch_size < 1:
         raise BadInputError("--top and --batch-size must be at least 1")
-    resolve_layer(model.module, args.layer)
-    (kernel,) = check_kernels(model.module, args.layer, [args.kernel])
-    kernel_set = KernelSet(model, args.layer, (kernel,), (args.out,))
-    (record,) = deconvnet_stage(kernel_set, args.clips, top=args.top, batch_size=args.batch_size, mode=args.mode,
-                                seed=args.seed, compare=args.compare)
-    ratio = record.get("natural_to_optimal_ratio")
-    ratio_text = f", natural/optimal {ratio:.3f}" if ratio is not None else ""
-    print(f"{model.name} {args.layer} kernel {kernel}: best clip {record['natural_activation_clip']}, natural "
-          f"(channel mean) {record['natural_activation']:.4g}{ratio_text} -> {args.out}")
+    kernel_set = kernel_set_from_args(args)
+    records = deconvnet_stage(kernel_set, args.clips, top=args.top, batch_size=args.batch_size, mode=args.mode,
+                              seed=args.seed, compare=args.compare)
+    for (kernel, kernel_dir), record in zip(kernel_set.items(), records):
+        ratio = record.get("natural_to_optimal_ratio")
+        ratio_text = f", natural/optimal {ratio:.3f}" if ratio is not None else ""
+        print(f"{kernel_set.model.name} {args.layer} kernel {kernel}: best clip {record['natural_activation_clip']}, "
+              f"natural (channel mean) {record['natural_activation']:.4g}{ratio_text} -> {kernel_dir}")
     return 0

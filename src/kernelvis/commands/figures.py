@@ -25,11 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kernel = figures.add_parser("kernel", help="merge a kernel's stage results into summary.json; draw panel.png/gif")
     kernel.add_argument("--out", required=True, metavar="DIR",
                         help="kernel directory: reads optimal.npz, decomposition.npz, stage_*.json; writes "
-                             "summary.json, panel.png, panel.gif")
+                             "summary.json, panel.png, panel.gif (with --kernels: the layer directory)")
+    kernel.add_argument("--kernels", default=None, metavar="SPEC",
+                        help="merge these kernels (DIR/kernel_NNNN) in one process: a range 0-15 or a list 0,3,7")
     kernel.add_argument("--model-name", default=None, help="model name recorded in summary.json")
     kernel.add_argument("--layer", default=None)
-    kernel.add_argument("--stages", nargs="+", default=None, metavar="STAGE_JSON",
-                        help="the stage JSON files to merge, in order (default: every DIR/stage_*.json of a known stage)")
+    kernel.add_argument("--stages", nargs="+", default=None, metavar="STAGE",
+                        help="the stages whose records (DIR/stage_STAGE.json) are merged, in this order, each "
+                             "required (default: every stage record present, over an existing summary.json)")
     kernel.add_argument("--motion-scale", type=_motion_scale, default=None,
                         help="px/frame shown at full HSV brightness ('auto' = robust per-kernel scale)")
 
@@ -69,10 +72,27 @@ def run(args) -> int:
 
 
 def _kernel(args) -> int:
+    from pathlib import Path
+
+    from kernelvis.errors import BadInputError
+    from kernelvis.stages import STAGES, stage_record_name
     from kernelvis.stages.summary import merge_kernel_summary
 
-    merge_kernel_summary(args.out, args.stages, args.model_name, args.layer, args.motion_scale)
-    print(f"wrote {args.out}/summary.json, panel.png, panel.gif")
+    unknown = sorted(set(args.stages or ()) - set(STAGES))
+    if unknown:
+        raise BadInputError(f"--stages: unknown stage(s) {', '.join(unknown)}; the stages are {', '.join(STAGES)}")
+    kernel_dirs = [Path(args.out)]
+    if args.kernels is not None:
+        from kernelvis.kernel_sets import KernelSpecError, parse_kernels
+
+        try:
+            kernel_dirs = [Path(args.out) / f"kernel_{kernel:04d}" for kernel in parse_kernels(args.kernels)]
+        except KernelSpecError as error:
+            raise BadInputError(f"--kernels: {error}") from None
+    for kernel_dir in kernel_dirs:
+        stage_paths = None if args.stages is None else [kernel_dir / stage_record_name(name) for name in args.stages]
+        merge_kernel_summary(kernel_dir, stage_paths, args.model_name, args.layer, args.motion_scale)
+        print(f"wrote {kernel_dir}/summary.json, panel.png, panel.gif")
     return 0
 
 

@@ -86,8 +86,8 @@ def optimize_config_from_args(args):
 def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
-    add_kernel_target_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory")
+    add_kernel_target_arguments(parser, kernel_sets=True)
+    parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory (with --kernels: layer directory)")
     add_optimize_options(parser)
 
 
@@ -97,8 +97,8 @@ def run(args) -> int:
 
     config = optimize_config_from_args(args)
     kernel_set = kernel_set_from_args(args)
-    (result,) = optimize_stage(kernel_set, config)
-    status = "" if result.status == "ok" else f" [{result.status}: {result.status_detail}]"
-    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: activation {result.activation:.4g} "
-          f"({result.objective}) after {len(result.history)} steps{status} -> {args.out}")
+    for (kernel, kernel_dir), result in zip(kernel_set.items(), optimize_stage(kernel_set, config)):
+        status = "" if result.status == "ok" else f" [{result.status}: {result.status_detail}]"
+        print(f"{kernel_set.model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} "
+              f"({result.objective}) after {len(result.history)} steps{status} -> {kernel_dir}")
     return 0

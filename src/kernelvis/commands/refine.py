@@ -72,12 +72,14 @@ def refine_config_from_args(args):
 def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
-    add_kernel_target_arguments(parser)
+    add_kernel_target_arguments(parser, kernel_sets=True)
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="kernel directory (refined.npz, texture.png, motion_refined.gif, stage_refine.json)")
-    parser.add_argument("--optimal", default=None, metavar="PATH", help="stage 1's optimal.npz (default: DIR/optimal.npz)")
+                        help="kernel directory (refined.npz, texture.png, motion_refined.gif, stage_refine.json; with "
+                             "--kernels: the layer directory)")
+    parser.add_argument("--optimal", default=None, metavar="PATH",
+                        help="stage 1's optimal.npz (default: DIR/optimal.npz; one --kernel only)")
     parser.add_argument("--decomposition", default=None, metavar="PATH",
-                        help="stage 2's decomposition.npz (default: DIR/decomposition.npz)")
+                        help="stage 2's decomposition.npz (default: DIR/decomposition.npz; one --kernel only)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the neutral textures")
     parser.add_argument("--objective", choices=["channel", "rectified", "neuron"], default=None,
                         help="default: the one stage 1 used (read from optimal.npz); a different one is refused")
@@ -90,22 +92,24 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from kernelvis.commands.common import kernel_set_from_args, preload_stage1
+    from kernelvis.commands.common import kernel_set_from_args, preload_stage1, refuse_single_kernel_inputs
     from kernelvis.stages.inputs import load_stage2
     from kernelvis.stages.refine import refine_stage
 
     config = refine_config_from_args(args)
-    kernel_dir = Path(args.out)
-    optimal_path = Path(args.optimal) if args.optimal else kernel_dir / "optimal.npz"
-    decomposition_path = Path(args.decomposition) if args.decomposition else kernel_dir / "decomposition.npz"
+    refuse_single_kernel_inputs(args, "optimal", "decomposition")
     kernel_set = kernel_set_from_args(args)
-    stage1 = preload_stage1(kernel_set, optimal_path, args.objective, args.preprocessing)
-    kernel_set.remember("decompose", kernel_set.kernels[0], load_stage2(decomposition_path, stage1.video.shape))
-    (record,) = refine_stage(kernel_set, config, args.neutral_textures, args.seed)
-    numbers = ", ".join(f"{key} {_number(record.get(key))}" for key in
-                        ("refine_activation_start", "refine_activation", "texture_reliance", "motion_reliance",
-                         "direction_reversal_drop", "refined_direction_deg"))
-    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: {numbers} -> {kernel_dir}")
+    for kernel, kernel_dir in kernel_set.items():  # explicit inputs (one kernel), and stage 1's settings checked
+        optimal_path = Path(args.optimal) if args.optimal else kernel_dir / "optimal.npz"
+        stage1 = preload_stage1(kernel_set, optimal_path, args.objective, args.preprocessing, kernel)
+        decomposition_path = Path(args.decomposition) if args.decomposition else kernel_dir / "decomposition.npz"
+        kernel_set.remember("decompose", kernel, load_stage2(decomposition_path, stage1.video.shape))
+    for (kernel, kernel_dir), record in zip(kernel_set.items(), refine_stage(kernel_set, config,
+                                                                              args.neutral_textures, args.seed)):
+        numbers = ", ".join(f"{key} {_number(record.get(key))}" for key in
+                            ("refine_activation_start", "refine_activation", "texture_reliance", "motion_reliance",
+                             "direction_reversal_drop", "refined_direction_deg"))
+        print(f"{kernel_set.model.name} {args.layer} kernel {kernel}: {numbers} -> {kernel_dir}")
     return 0
 
 

@@ -42,9 +42,10 @@ def texture_tuning_config_from_args(args):
 def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
-    add_kernel_target_arguments(parser)
+    add_kernel_target_arguments(parser, kernel_sets=True)
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="kernel directory holding optimal.npz, decomposition.npz (and refined.npz)")
+                        help="kernel directory holding optimal.npz, decomposition.npz (and refined.npz); with "
+                             "--kernels: the layer directory")
     parser.add_argument("--no-refined", action="store_true", help="only stage 2's texture, not the refined one")
     parser.add_argument("--device", default="cpu")
     add_texture_tuning_options(parser)
@@ -56,9 +57,11 @@ def run(args) -> int:
 
     config = texture_tuning_config_from_args(args)
     kernel_set = kernel_set_from_args(args)
-    (record,) = texture_tuning_stage(kernel_set, config, use_refined=not args.no_refined)
-    peak, agrees = record.get("texture_preferred_direction_deg"), record.get("texture_agrees")
-    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: own texture peaks at "
-          f"{'n/a' if peak is None else f'{peak:.0f}°'} (DSI {record.get('texture_dsi') or 0:.2f}); the visualized "
-          f"motion {'agrees' if agrees else 'does not agree' if agrees is False else 'has no direction'} -> {args.out}")
+    records = texture_tuning_stage(kernel_set, config, use_refined=not args.no_refined)
+    for (kernel, kernel_dir), record in zip(kernel_set.items(), records):
+        peak, agrees = record.get("texture_preferred_direction_deg"), record.get("texture_agrees")
+        print(f"{kernel_set.model.name} {args.layer} kernel {kernel}: own texture peaks at "
+              f"{'n/a' if peak is None else f'{peak:.0f}°'} (DSI {record.get('texture_dsi') or 0:.2f}); the visualized "
+              f"motion {'agrees' if agrees else 'does not agree' if agrees is False else 'has no direction'} -> "
+              f"{kernel_dir}")
     return 0

@@ -73,24 +73,26 @@ def tuning_config_from_args(args):
 def add_arguments(parser) -> None:
     from kernelvis.commands.common import add_kernel_target_arguments
 
-    add_kernel_target_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory")
+    add_kernel_target_arguments(parser, kernel_sets=True)
+    parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory (with --kernels: layer directory)")
     add_tuning_options(parser)
 
 
 def run(args) -> int:
-    from kernelvis.commands.common import kernel_set_from_args, preload_stage1
+    from kernelvis.commands.common import kernel_set_from_args, preload_stage1, refuse_single_kernel_inputs
     from kernelvis.stages.tuning import tuning_stage
 
     config = tuning_config_from_args(args)
+    refuse_single_kernel_inputs(args, "optimal")
     kernel_set = kernel_set_from_args(args)
     from pathlib import Path
 
-    optimal = Path(args.optimal) if args.optimal else Path(args.out) / "optimal.npz"
-    if args.optimal or optimal.is_file():
-        preload_stage1(kernel_set, optimal, args.objective, args.preprocessing)
-    (record,) = tuning_stage(kernel_set, config, args.preprocessing)
-    print(f"{kernel_set.model.name} {args.layer} kernel {kernel_set.kernels[0]}: preferred "
-          f"{record['preferred_direction_deg']:.1f}°, DSI {record['dsi']:.2f}, speed "
-          f"{record['preferred_speed_px_per_frame']:.2f} px/frame -> {args.out}")
+    for kernel, kernel_dir in kernel_set.items():  # stage 1's settings where the kernel has a stage 1
+        optimal = Path(args.optimal) if args.optimal else Path(kernel_dir) / "optimal.npz"
+        if args.optimal or optimal.is_file():
+            preload_stage1(kernel_set, optimal, args.objective, args.preprocessing, kernel)
+    for (kernel, kernel_dir), record in zip(kernel_set.items(), tuning_stage(kernel_set, config, args.preprocessing)):
+        print(f"{kernel_set.model.name} {args.layer} kernel {kernel}: preferred "
+              f"{record['preferred_direction_deg']:.1f}°, DSI {record['dsi']:.2f}, speed "
+              f"{record['preferred_speed_px_per_frame']:.2f} px/frame -> {kernel_dir}")
     return 0
