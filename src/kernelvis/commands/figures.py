@@ -156,6 +156,7 @@ def _reliance(args) -> int:
 
 
 def _population(args) -> int:
+    import sys
     from pathlib import Path
 
     from kernelvis.analysis.population import layer_table, markdown_table, write_layer_csv
@@ -172,8 +173,6 @@ def _population(args) -> int:
         print(markdown_table(table), end="")
     elif args.markdown:
         Path(args.markdown).write_text(markdown_table(table))
-    import sys
-
     print(f"wrote {args.out_file}, its PDF and {layers} ({len(table)} layers)",
           file=sys.stderr if args.markdown == "-" else sys.stdout)  # stdout is the table then
     return 0
