@@ -79,7 +79,7 @@ def make_results(root: Path) -> Path:
 
 
 class Links(HTMLParser):
-    """Every href/src/poster/data-gif of a page, and the <a href> links separately."""
+    """Every href/src/poster/data-gif/data-mp4 of a page, and the <a href> links separately."""
 
     def __init__(self):
         super().__init__()
@@ -87,7 +87,7 @@ class Links(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         for name, value in attrs:
-            if name in ("href", "src", "poster", "data-gif") and value:
+            if name in ("href", "src", "poster", "data-gif", "data-mp4") and value:
                 self.references.append(value)
                 if tag == "a" and name == "href":
                     self.anchors.append(value)

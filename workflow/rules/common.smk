@@ -184,6 +184,7 @@ def model_figures(model):
         f"results/{model}/figures/depth_grid.pdf",
         f"results/{model}/figures/motion_vs_depth.png",
         f"results/{model}/figures/motion_vs_depth.pdf",
+        f"results/{model}/figures/population.png",
     ]
     if stage_enabled("refine"):
         figures += [f"results/{model}/figures/reliance.png"]

@@ -81,6 +81,32 @@ rule reliance_figure:
         "kernelvis figures reliance {input} --title {wildcards.model} --out-file {output.png} > {log} 2>&1"
 
 
+rule population_figure:
+    input:
+        "results/{model}/summary.csv",
+    output:
+        png=report(
+            "results/{model}/figures/population.png",
+            caption="../report/population.rst",
+            category="Figures",
+            labels={"model": "{model}", "figure": "population per layer"},
+        ),
+        pdf="results/{model}/figures/population.pdf",
+        layers=report(
+            "results/{model}/layers.csv",
+            caption="../report/population.rst",
+            category="Tables",
+            labels={"model": "{model}", "table": "layers"},
+        ),
+    conda:
+        "../envs/kernelvis.yaml"
+    log:
+        "logs/{model}/population_figure.log",
+    shell:
+        "kernelvis figures population {input} --title {wildcards.model} --out-file {output.png}"
+        " --table {output.layers} > {log} 2>&1"
+
+
 rule faithfulness:
     input:
         summaries=model_kernel_files("summary.json"),

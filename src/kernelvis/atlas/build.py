@@ -18,11 +18,13 @@ from kernelvis.atlas.collect import Kernel, Model, collect
 from kernelvis.atlas.kernel_media import build_kernel_media
 from kernelvis.atlas.media import write_picture
 from kernelvis.atlas.pages import (faithfulness_rows, index_page, kernel_page, layer_page)
+from kernelvis.atlas.population import population
 from kernelvis.io import atomic_path
 
 ASSETS = ("atlas.css", "atlas.js")
 MODEL_FIGURES = (("depth_grid.png", "depth grid"), ("motion_vs_depth.png", "motion vs depth"),
-                 ("reliance.png", "reliance"), ("faithfulness.png", "faithfulness"))
+                 ("population.png", "population per layer"), ("reliance.png", "reliance"),
+                 ("faithfulness.png", "faithfulness"))
 
 
 @contextlib.contextmanager
@@ -96,12 +98,14 @@ def build_atlas(results: str | os.PathLike, out: str | os.PathLike, summaries: l
             manifests = [build_kernel_media(k, folder) for k, folder in zip(kernels, folders)]
         by_kernel = {(k.model, k.layer, k.kernel): m for k, m in zip(kernels, manifests)}
         pages = 1
-        _write_text(site / "index.html", index_page(models, figures))
+        populations = {model.name: population(model) for model in models}
+        _write_text(site / "index.html", index_page(models, figures, populations))
         for model in models:
             faithfulness = faithfulness_rows(model.directory / "faithfulness.csv")
             for layer, layer_kernels in model.layers.items():
                 manifests_of_layer = {k.kernel: by_kernel[(k.model, k.layer, k.kernel)] for k in layer_kernels}
-                _write_text(site / model.name / layer / "index.html", layer_page(model, layer, manifests_of_layer))
+                _write_text(site / model.name / layer / "index.html",
+                            layer_page(model, layer, manifests_of_layer, populations[model.name]))
                 pages += 1
                 for position, kernel in enumerate(layer_kernels):
                     neighbours = (layer_kernels[position - 1] if position > 0 else None,

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from kernelvis.atlas.collect import Kernel, read_tuning_curve
-from kernelvis.atlas.media import LARGE_PX, THUMB_PX, copy_png_resized, write_animation, write_picture
+from kernelvis.atlas.media import (LARGE_PX, THUMB_PX, copy_png_resized, poster_index, write_animation,
+                                   write_picture)
 from kernelvis.io import normalize_to_unit_range
 
 ARROWS_PER_SIDE = 6
@@ -57,8 +58,10 @@ def arrow_field(velocity: np.ndarray, arrows_per_side: int = ARROWS_PER_SIDE) ->
 
 
 def _frames_strip(candidates: np.ndarray) -> list[np.ndarray]:
-    """The middle frame of each restart's clip, each normalized on its own for display."""
-    return [normalize_to_unit_range(candidate[len(candidate) // 2]) for candidate in candidates]
+    """The frame with the most content of each restart's clip (as the posters, :func:`poster_index`), each
+    normalized on its own for display."""
+    return [normalize_to_unit_range(candidate[poster_index(normalize_to_unit_range(candidate))])
+            for candidate in candidates]
 
 
 class _Finite:

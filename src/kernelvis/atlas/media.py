@@ -79,17 +79,36 @@ def write_gif_native(path: str | os.PathLike, frames01: np.ndarray, max_px: int)
     return path.name
 
 
+def poster_index(frames01: np.ndarray) -> int:
+    """The frame a still of the clip shows: the one with the most content, i.e. the largest spread of its pixel
+    values (standard deviation over pixels and channels), ties going to the frame nearest the middle. A flickering
+    clip whose middle frame is black (or one flat colour) gets a frame that shows its pattern. Where every frame is
+    flat (a uniform field), the brightest, so a clip that fades from black is not shown black."""
+    frames = np.asarray(frames01, dtype=np.float32)
+    count = len(frames)
+    if count <= 1:
+        return 0
+    flat = frames.reshape(count, -1)
+    spread = flat.std(axis=1)
+    score = spread if spread.max() > 1.0 / 255 else flat.mean(axis=1)
+    middle = count // 2
+    best = score.max()
+    candidates = np.flatnonzero(score >= best - 1e-6 * max(1.0, abs(float(best))))
+    return int(candidates[np.argmin(np.abs(candidates - middle))])
+
+
 def write_animation(stem: str | os.PathLike, frames01: np.ndarray, target_px: int) -> dict:
     """``stem.mp4`` (enlarged to about ``target_px``: H.264 halves colour resolution, which would smear a
-    48-px clip), ``stem.gif`` (fallback, native resolution) and the poster ``stem.png`` (middle frame,
-    native resolution) of ``[T, H, W, 3]`` frames in [0, 1]. Returns {"mp4", "gif", "png"} → file name."""
+    48-px clip), ``stem.gif`` (fallback, native resolution) and the poster ``stem.png`` (the frame with the most
+    content, :func:`poster_index`; native resolution) of ``[T, H, W, 3]`` frames in [0, 1].
+    Returns {"mp4", "gif", "png"} → file name."""
     stem = Path(stem)
     frames = np.clip(np.asarray(frames01, dtype=np.float32), 0.0, 1.0)
     names = {kind: stem.with_name(f"{stem.name}.{kind}") for kind in ("mp4", "gif", "png")}
     _encode(names["mp4"], resize_nearest(frames, target_px), "mp4", "libx264",
             {"crf": "16", "preset": "veryfast", "movflags": "+faststart"})
     write_gif_native(names["gif"], frames, target_px)
-    write_picture(names["png"], frames[len(frames) // 2], target_px, enlarge=False)
+    write_picture(names["png"], frames[poster_index(frames)], target_px, enlarge=False)
     return {kind: path.name for kind, path in names.items()}
 
 

@@ -15,6 +15,8 @@ from urllib.parse import quote
 from kernelvis.atlas.collect import Kernel, Model
 from kernelvis.atlas.fields import (GROUPS, KNOWN, MEANINGS, MISSING, SORT_KEYS, card_data, format_value,
                                     is_number)
+from kernelvis.atlas.population import CAPTION as POPULATION_CAPTION
+from kernelvis.atlas.population import layer_rows_table, population
 from kernelvis.atlas.svg import arrows_overlay, compass, polar_tuning
 
 HIDDEN_KEYS = {"model", "layer", "kernel", "provenance"}
@@ -66,6 +68,14 @@ def video(prefix: str, media: dict, css_class: str, alt: str, autoplay: bool) ->
             f'<img src="{prefix}{media["gif"]}" alt="{escape(alt)}"></video>')
 
 
+def still_video(prefix: str, media: dict, css_class: str, alt: str) -> str:
+    """A card's animation as its poster only (a lazy ``<img>`` that costs nothing until scrolled to): atlas.js turns
+    it into a looping ``<video>`` (MP4, GIF fallback) when it comes into view, so a layer page of hundreds of cards
+    creates no media player and loads no picture off screen."""
+    return (f'<img class="{css_class}" src="{prefix}{media["png"]}" alt="{escape(alt)}" loading="lazy" '
+            f'decoding="async" data-mp4="{prefix}{media["mp4"]}" data-gif="{prefix}{media["gif"]}">')
+
+
 def img(src: str, alt: str, css_class: str = "", lazy: bool = True) -> str:
     loading = ' loading="lazy" decoding="async"' if lazy else ""
     return f'<img class="{css_class}" src="{src}" alt="{escape(alt)}"{loading}>'
@@ -106,9 +116,15 @@ def depth_strip(model: Model, depth: int, current: str | None = None) -> str:
 # ---------------------------------------------------------------- index
 
 
-def index_page(models: list[Model], model_figures: dict[str, list[tuple[str, str]]]) -> str:
+def index_page(models: list[Model], model_figures: dict[str, list[tuple[str, str]]],
+               populations: dict[str, tuple[list[dict], dict]] | None = None) -> str:
+    """The models, each with its depth strip, per-layer population table and figures. ``populations``: per model,
+    :func:`kernelvis.atlas.population.population` (computed here when not given)."""
     sections = []
     for model in models:
+        rows, directions = (populations or {}).get(model.name) or population(model)
+        table = layer_rows_table(rows, directions, lambda layer, m=model.name: layer_href(m, layer),
+                                 caption=POPULATION_CAPTION)
         kernels = [k for ks in model.layers.values() for k in ks]
         failing = sum(1 for k in kernels if k.summary.get("audit_pass") is False)
         figures = "".join(
@@ -120,6 +136,7 @@ def index_page(models: list[Model], model_figures: dict[str, list[tuple[str, str
             f'<p class="facts">{plural(len(model.layers), "layer")} · {plural(len(kernels), "kernel")}'
             f'{f" · {failing} fail the audit" if failing else ""}</p>'
             f"{depth_strip(model, 0)}"
+            f"<h3>Per layer</h3>{table}"
             f'{f"<div class=figures>{figures}</div>" if figures else ""}</section>')
     toc = "".join(f'<li><a href="#model-{escape(m.name)}">{escape(m.name)}</a></li>' for m in models)
     body = (f'<header class="top"><h1>kernelvis atlas</h1><p>What each 3D convolution kernel responds to: its optimal '
@@ -136,7 +153,7 @@ def _card(kernel: Kernel, manifest: dict, wheel_src: str) -> str:
     summary = kernel.summary
     media = []
     if "thumb_optimal" in manifest:
-        media.append(f'<figure>{video(prefix, manifest["thumb_optimal"], "anim", "optimal input", False)}'
+        media.append(f'<figure>{still_video(prefix, manifest["thumb_optimal"], "anim", "optimal input")}'
                      "<figcaption>optimal input</figcaption></figure>")
     if "thumb_static" in manifest:
         media.append(f'<figure class="overlay">{img(prefix + manifest["thumb_static"], "static texture")}'
@@ -181,8 +198,15 @@ def _controls(kernels: list[Kernel]) -> str:
             f'<output id="count" aria-live="polite"></output></form>')
 
 
-def layer_page(model: Model, layer: str, manifests: dict[int, dict]) -> str:
+def layer_page(model: Model, layer: str, manifests: dict[int, dict],
+               population_of_model: tuple[list[dict], dict] | None = None) -> str:
+    """A layer's cards; above them its row of the model's per-layer population table. ``population_of_model``:
+    :func:`kernelvis.atlas.population.population` of the model (computed here when not given)."""
     kernels = model.layers[layer]
+    rows, directions = population_of_model or population(model)
+    own = layer_rows_table([row for row in rows if str(row["layer"]) == layer], directions,
+                           caption=f'This layer as a population (all layers: <a href="../../index.html#model-'
+                                   f'{quote(model.name)}">{escape(model.name)}</a>)')
     data = [{"id": f"k{k.kernel}", "kernel": k.kernel, **card_data(k.summary)} for k in kernels]
     cards = "".join(_card(k, manifests.get(k.kernel, {}), "../../assets/wheel.png") for k in kernels)
     layers = list(model.layers)
@@ -196,6 +220,7 @@ def layer_page(model: Model, layer: str, manifests: dict[int, dict]) -> str:
             f'<header class="top"><h1>{escape(model.name)} · {escape(layer)}</h1>'
             f'<p class="facts">{plural(len(kernels), "kernel")} · layer {position + 1} of {len(layers)}</p>'
             f'<p class="neighbours">{neighbours}</p></header>'
+            f"{own}"
             f"{depth_strip(model, 2, current=layer)}"
             f"{_controls(kernels)}"
             f'<main class="cards" id="cards">{cards}</main>'

@@ -56,7 +56,8 @@ def expected_files(config: dict, results) -> tuple[dict, list]:
         kernels[entry["name"]] = [model_dir / layer / f"kernel_{kernel:04d}"
                                   for layer, spec in entry["layers"].items() for kernel in selected(entry, layer, spec)]
         files += [model_dir / "summary.csv", model_dir / "figures" / "depth_grid.png",
-                  model_dir / "figures" / "motion_vs_depth.png"]
+                  model_dir / "figures" / "motion_vs_depth.png", model_dir / "figures" / "population.png",
+                  model_dir / "layers.csv"]
         if enabled("refine"):
             files.append(model_dir / "figures" / "reliance.png")
         if enabled("tuning"):

@@ -5,6 +5,7 @@
   kernelvis figures depth-grid results/demo/*/kernel_*/summary.json --out-file results/demo/figures/depth_grid.png
   kernelvis figures motion-depth results/demo/summary.csv --out-file results/demo/figures/motion_vs_depth.png
   kernelvis figures reliance results/demo/summary.csv --out-file results/demo/figures/reliance.png
+  kernelvis figures population results/demo/summary.csv --out-file results/demo/figures/population.png  # + layers.csv
 """
 
 from __future__ import annotations
@@ -55,10 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reliance.add_argument("--out-file", required=True)
     reliance.add_argument("--title", default="")
 
+    population = figures.add_parser("population", help="per layer: directions, speeds, shares, audit, tuning "
+                                                        "agreement (PNG + PDF, and layers.csv)")
+    population.add_argument("table", help="summary.csv")
+    population.add_argument("--out-file", required=True, help="PNG path; the PDF is written beside it")
+    population.add_argument("--table", dest="layers", default=None, metavar="CSV",
+                            help="the per-layer table (default: layers.csv beside summary.csv)")
+    population.add_argument("--markdown", default=None, metavar="FILE", help="also the table in markdown ('-': print)")
+    population.add_argument("--title", default="")
+
 
 def run(args) -> int:
     return {"kernel": _kernel, "table": _table, "depth-grid": _depth_grid, "motion-depth": _motion_depth,
-            "reliance": _reliance}[args.figure](args)
+            "reliance": _reliance, "population": _population}[args.figure](args)
 
 
 def _kernel(args) -> int:
@@ -142,4 +152,27 @@ def _reliance(args) -> int:
 
     save_figure(reliance_figure(read_summary_csv(args.table), args.title), args.out_file, also_pdf=True)
     print(f"wrote {args.out_file} and its PDF")
+    return 0
+
+
+def _population(args) -> int:
+    import sys
+    from pathlib import Path
+
+    from kernelvis.analysis.population import layer_table, markdown_table, write_layer_csv
+    from kernelvis.analysis.summary_table import read_summary_csv
+    from kernelvis.render.population import population_figure
+    from kernelvis.render.savefig import save_figure
+
+    rows = read_summary_csv(args.table)
+    layers = args.layers or str(Path(args.table).with_name("layers.csv"))
+    table = layer_table(rows)
+    write_layer_csv(table, layers)
+    save_figure(population_figure(rows, args.title), args.out_file, also_pdf=True)
+    if args.markdown == "-":
+        print(markdown_table(table), end="")
+    elif args.markdown:
+        Path(args.markdown).write_text(markdown_table(table))
+    print(f"wrote {args.out_file}, its PDF and {layers} ({len(table)} layers)",
+          file=sys.stderr if args.markdown == "-" else sys.stdout)  # stdout is the table then
     return 0

@@ -40,23 +40,49 @@
     }
   }, true);
 
-  // Card animations play while on screen (they load nothing until then: preload="none").
+  // Card animations: each card ships its poster as a lazy <img data-mp4 data-gif> (nothing loads off screen, no
+  // media player per card); coming into view turns it into a looping muted <video>, which plays while on screen.
+  function toVideo(image) {
+    var video = document.createElement("video");
+    video.className = image.className;
+    video.muted = true; video.loop = true; video.playsInline = true; video.preload = "auto";
+    video.setAttribute("muted", ""); video.setAttribute("playsinline", "");
+    video.setAttribute("poster", image.getAttribute("src"));
+    video.setAttribute("aria-label", image.alt || "animation");
+    video.dataset.gif = image.dataset.gif;
+    var source = document.createElement("source");
+    source.type = "video/mp4";
+    source.src = image.dataset.mp4;
+    video.appendChild(source);
+    image.replaceWith(video);
+    return video;
+  }
+  function play(video) {
+    var playing = video.play();
+    if (playing && playing.catch) { playing.catch(function () {}); }
+  }
   function playVisible() {
-    var videos = document.querySelectorAll("video.anim");
-    if (!("IntersectionObserver" in window) || !videos.length) { return; }
+    var nodes = document.querySelectorAll("img.anim[data-mp4], video.anim");
+    if (!("IntersectionObserver" in window) || !nodes.length) { return; }
     var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    if (still) { return; }  // posters only
     var observer = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
-        var video = entry.target;
-        if (entry.isIntersecting && !still) {
-          var playing = video.play();
-          if (playing && playing.catch) { playing.catch(function () {}); }
-        } else { video.pause(); }
+        var node = entry.target;
+        if (entry.isIntersecting) {
+          if (node.tagName === "IMG") {
+            observer.unobserve(node);
+            node = toVideo(node);
+            observer.observe(node);
+            node.addEventListener("mouseenter", function () { play(node); });
+          }
+          play(node);
+        } else if (node.tagName === "VIDEO") { node.pause(); }
       });
     }, { threshold: 0.5 });
-    videos.forEach(function (video) {
-      observer.observe(video);
-      video.addEventListener("mouseenter", function () { video.play().catch(function () {}); });
+    nodes.forEach(function (node) {
+      observer.observe(node);
+      if (node.tagName === "VIDEO") { node.addEventListener("mouseenter", function () { play(node); }); }
     });
   }
 
@@ -177,6 +203,10 @@
       if (node.dataset.gif) { images.push(new URL(node.dataset.gif, location.href).href); }
     });
     document.querySelectorAll("video source").forEach(function (node) { videos.push(node.src); });
+    document.querySelectorAll("img[data-mp4]").forEach(function (node) {  // cards not (yet) turned into videos
+      videos.push(new URL(node.dataset.mp4, location.href).href);
+      images.push(new URL(node.dataset.gif, location.href).href);
+    });
     var unique = function (list) { return list.filter(function (x, i) { return list.indexOf(x) === i; }); };
     images = unique(images); videos = unique(videos);
     Promise.all(images.map(probeImage).concat(videos.map(probeVideo))).then(function (results) {
@@ -191,6 +221,22 @@
       document.body.appendChild(pre);
     });
   }
+
+  // ?timing: when the page finished loading (ms after navigation start), for the browser test of a whole layer.
+  window.addEventListener("load", function () {
+    if (!/[?&]timing\b/.test(location.search)) { return; }
+    var navigation = performance.getEntriesByType("navigation")[0] || {};
+    var pre = document.createElement("pre");
+    pre.id = "timing"; pre.hidden = true;
+    pre.textContent = JSON.stringify({
+      dom_interactive_ms: Math.round(navigation.domInteractive || 0),
+      dom_content_loaded_ms: Math.round(navigation.domContentLoadedEventEnd || 0),
+      load_ms: Math.round(performance.now()),
+      cards: document.querySelectorAll(".card").length,
+      videos: document.querySelectorAll("video").length
+    });
+    document.body.appendChild(pre);
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     layerPage();
