@@ -48,17 +48,19 @@ def write_dataset_examples(examples, out_dir, title: str, comparison: dict | Non
 
 def deconvnet_stage(kernel_set: KernelSet, clips_path, top: int = 9, batch_size: int = 8, mode: str = "autograd",
                     seed: int = 0, compare: bool = True) -> list[dict]:
-    """Top clips and DeconvNet projections of every kernel of ``kernel_set`` on the clip set ``clips_path``;
-    ``compare``: also the comparison figure from the kernel's stage 1 and 2. Returns each kernel's record."""
-    from kernelvis.baselines.dataset_examples import dataset_examples, load_clips
+    """Top clips and DeconvNet projections of every kernel of ``kernel_set`` on the clip set ``clips_path`` (one
+    scan of the clips for the whole set: each kernel's maxima come from the same forward passes whatever the
+    set); ``compare``: also the comparison figure from the kernel's stage 1 and 2. Returns each kernel's record."""
+    from kernelvis.baselines.dataset_examples import dataset_examples, load_clips, scan_activations
 
     model, layer = kernel_set.model, kernel_set.layer
     clips, labels = load_clips(clips_path)
     clips = fit_to_model(model, clips)
+    scan = scan_activations(model, layer, list(kernel_set.kernels), clips, batch_size)
     records = []
-    for kernel, kernel_dir in kernel_set.items():
+    for column, (kernel, kernel_dir) in enumerate(kernel_set.items()):
         examples = dataset_examples(model, layer, kernel, clips, labels, top=top, batch_size=batch_size, mode=mode,
-                                    seed=seed)
+                                    seed=seed, scan=scan, kernel_column=column)
         comparison = None
         if compare:
             stage1, stage2 = stage1_of(kernel_set, kernel, kernel_dir), stage2_of(kernel_set, kernel, kernel_dir)
