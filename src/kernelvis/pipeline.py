@@ -177,10 +177,10 @@ def audit(run: KernelRun) -> dict:
     """The optimality audit: the optimal input against the best tuning stimulus (if :func:`tuning` ran) and the
     best natural clip of ``clips`` (if given), all with stage 1's objective and preprocessing. Reads the model,
     ``run.optimal``, ``run.tuning``, ``clips``. Writes nothing of its own; merges and returns the verdict
-    (audit_pass, ratios), natural_max_response and, for a kernel nowhere positive on the clips, status silent."""
+    (audit_pass, ratios), natural_max_response and, for a kernel nowhere positive on the optimal input, the sweep and the clips, status silent."""
     import math
 
-    from kernelvis.analysis.verdict import audit_verdict, natural_status
+    from kernelvis.analysis.verdict import audit_verdict, kernel_status
     from kernelvis.io import update_json
 
     scalars, best_natural = {}, math.nan
@@ -195,7 +195,7 @@ def audit(run: KernelRun) -> dict:
                                          model_preprocessing(run.model, run.preprocessing), run.device)
         best_natural = natural.best_activation
         scalars["natural_max_response"] = natural.max_response
-        if natural_status(natural.max_response, len(clips))[0] == "silent" and run.optimal.status == "ok":
+        if kernel_status(run.optimal.status, run.optimal.activation, best_stimulus, natural.max_response)[0] == "silent":
             scalars["status"] = "silent"
     scalars.update(audit_verdict(run.optimal.activation, best_stimulus, best_natural))
     update_json(run.summary_path, scalars)

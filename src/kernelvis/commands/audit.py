@@ -33,7 +33,7 @@ def run(args) -> int:
     import torch
 
     from kernelvis.analysis.audit import natural_responses_like
-    from kernelvis.analysis.verdict import audit_verdict, natural_status
+    from kernelvis.analysis.verdict import audit_verdict, kernel_status
     from kernelvis.commands.common import load_kernel_target, stage1_settings
     from kernelvis.errors import BadInputError
     from kernelvis.io import read_video, save_json
@@ -71,7 +71,7 @@ def run(args) -> int:
         best_natural = natural.best_activation
         record.update({"best_natural_clip": natural.best_index, "best_natural_label": str(labels[natural.best_index]),
                        "natural_max_response": natural.max_response, "natural_clips": int(len(clips))})
-        status, detail = natural_status(natural.max_response, len(clips))
+        status, detail = kernel_status(None, optimal_activation, best_stimulus, natural.max_response)
         if detail:
             record["status_detail"] = detail
     record.update(audit_verdict(optimal_activation, best_stimulus, best_natural))

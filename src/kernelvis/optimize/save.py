@@ -24,7 +24,10 @@ def save_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: str
     from kernelvis.provenance import provenance_json
 
     provenance = dict(provenance or {})
-    provenance.update({"objective": result.objective, "linearity_probe": result.probe})
+    provenance.update({"objective": result.objective, "linearity_probe": result.probe,
+                       "reference_restart": getattr(result, "reference_restart", None)})
+    if getattr(result, "reference_restart_detail", None):
+        provenance["reference_restart_detail"] = result.reference_restart_detail
     out_dir = Path(out_dir)
     with staged_directory(out_dir) as staging:
         save_npz(staging / "optimal.npz",
