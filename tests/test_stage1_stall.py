@@ -187,3 +187,21 @@ def test_a_kernel_negative_on_every_clip_is_silent_end_to_end():
     natural_max = float(model.module.conv(clips)[:, 2].max())
     assert result.activation == 0.0 and best_stimulus == 0.0 and natural_max < 0
     assert kernel_status(result.status, result.activation, best_stimulus, natural_max)[0] == "silent"
+
+
+def test_audit_reference_clips_are_the_audits_references(model, stalled):
+    from kernelvis.analysis.audit import audit_reference_clips
+    from kernelvis.analysis.tuning import TuningConfig, tune_kernels
+
+    clips = np.stack([matching_clip(1), np.full((FRAMES, SIZE, SIZE, 3), 0.5, np.float32)])
+    preprocessing = model.preprocessing
+    references = audit_reference_clips(model, "conv", stalled, preprocessing, clips=clips)
+    sweep = tune_kernels(model, "conv", [0, 1], TuningConfig(objective="rectified"), preprocessing=preprocessing)
+    for kernel, (refs, tuning) in enumerate(zip(references, sweep)):
+        assert refs["tuning"].shape == (FRAMES, SIZE, SIZE, 3)
+        assert activation_of(model, refs["tuning"], kernel) == pytest.approx(tuning.best_stimulus_activation, rel=1e-5)
+    np.testing.assert_array_equal(references[1]["natural"], clips[0])  # its matching clip is kernel 1's best
+    out = reference_restart(model, "conv", stalled, references, CONFIG, steps=10)
+    for kernel, (result, tuning) in enumerate(zip(out, sweep)):
+        best = max(tuning.best_stimulus_activation, activation_of(model, references[kernel]["natural"], kernel))
+        assert result.activation >= best and (best <= 0 or result.reference_restart is not None)
