@@ -6,8 +6,8 @@ All three are measured the same way: the objective and preprocessing stage 1 use
 ``optimal.npz``), on the un-transformed clip, the forward pass stopped at the layer. The audit is a
 measurement: a kernel that fails it is marked wherever it is drawn, never a reason to stop a run.
 
-It also finds kernels that are *silent*: their output is nowhere positive on any clip of the clip set
-(their rectified map is all zero), so no natural clip can show what they respond to. The verdicts drawn from
+It also measures where a kernel's output is positive at all: a kernel nowhere positive on its optimal input, its
+tuning sweep and every clip of the clip set is *silent* (:func:`kernelvis.analysis.verdict.kernel_status`). The verdicts drawn from
 these measurements (torch-free, for the drawing and checking commands) are in :mod:`kernelvis.analysis.verdict`.
 """
 

@@ -7,7 +7,8 @@ the best natural clip of a clip set, all measured with the objective and preproc
 
 Writes OUT (JSON): optimal_activation, best_stimulus_activation (+ which stimulus), best_natural_activation
 (+ clip index and label), optimal_vs_best_grating, optimal_vs_best_natural, audit_pass, status (``silent``
-when the kernel's output is nowhere positive on any clip), the objective and preprocessing, provenance.
+when the kernel's output is nowhere positive on the optimal input, the sweep and any clip), the objective and
+preprocessing, provenance.
 """
 
 from __future__ import annotations
