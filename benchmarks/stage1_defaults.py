@@ -8,6 +8,7 @@ the tuning sweep (gratings, plaids, dots) and the best clip of a clip set, with 
 With ``kernelvis.optimize.api.reference_restart`` available (issue 24), the kernels that end below their best
 reference get one more candidate started from that reference, and a second row reports the audit after it.
 
+A first row ("before") runs stage 1 with the rectified objective's surrogate switched off, in the same process.
 Prints per (model, layer, row): audit pass share, median and min ratio optimal / best reference, CPU seconds
 per kernel (stage 1, plus the reference restart on the second row), and with --verbose one line per kernel.
 
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 DEFAULT_TARGETS = ("transnetv2:SDDCNN.0.DDCNN.0.Conv3D_1.layers.1", "transnetv2:SDDCNN.0.DDCNN.0.Conv3D_2.layers.1")
-DEMO_TARGETS = ("demo:conv2",)
+DEMO_TARGETS = ("demo:conv1", "demo:conv2")
 WORKFLOW_SETTINGS = {  # config/config.yaml: optimize, and the per-model overrides
     "default": dict(param="pixel", lr=0.1, steps=300, restarts=2, early_stop_patience=None),
     "transnetv2": dict(param="pixel", lr=0.1, steps=200, restarts=1, early_stop_patience=None),
@@ -87,6 +88,25 @@ def _row(layer, kernel, objective, activation, status, reference, restart=None):
             "stimulus": stimulus, "natural": natural, "restart": restart}
 
 
+def baseline_layer(model, layer, kernels, config, reference):
+    """(rows, seconds) of stage 1 as it was before issue 24 (the rectified objective searched as it is, no
+    surrogate), in the same process and under the same load as the other rows; None where this tree has no
+    surrogate or no kernel of the layer uses the rectified objective."""
+    from kernelvis.optimize import api
+
+    if not hasattr(api, "RECTIFIED_SURROGATE_TEMPERATURE") or all(r[0] != "rectified" for r in reference.values()):
+        return None, 0.0
+    saved = api.RECTIFIED_SURROGATE_TEMPERATURE
+    api.RECTIFIED_SURROGATE_TEMPERATURE = 0.0
+    try:
+        started = time.process_time()
+        results = api.optimize_kernels(model, layer, kernels, config)
+        seconds = time.process_time() - started
+    finally:
+        api.RECTIFIED_SURROGATE_TEMPERATURE = saved
+    return [_row(layer, r.kernel, r.objective, r.activation, r.status, reference[r.kernel]) for r in results], seconds
+
+
 def audit_layer(model, layer, kernels, config, reference):
     """(rows after stage 1, seconds of stage 1, rows after the reference restart or None, its seconds)."""
     from kernelvis.optimize import api
@@ -127,6 +147,8 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=None, help="override the workflow's restarts")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="one line per kernel")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the row of stage 1 without the rectified objective's surrogate (before issue 24)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -157,15 +179,21 @@ def main() -> None:
         started = time.process_time()
         reference = references(model, layer, kernels, clips, TuningConfig())
         reference_seconds = time.process_time() - started
-        rows, seconds, after, restart_seconds = audit_layer(model, layer, kernels, config, reference)
         name = f"{model_name} {layer} ({settings['steps']} steps, {settings['restarts']} restart(s))"
+        baseline, baseline_seconds = (None, 0.0) if args.no_baseline else baseline_layer(model, layer, kernels, config,
+                                                                                          reference)
+        if baseline is not None:
+            print_row(f"{name}: stage 1 without the surrogate (before)", baseline, baseline_seconds)
+        rows, seconds, after, restart_seconds = audit_layer(model, layer, kernels, config, reference)
         print_row(f"{name}: stage 1", rows, seconds)
         if after is not None:
             print_row(f"{name}: + reference restart", after, seconds + restart_seconds)
         if args.verbose:
             final = after or rows
-            for before_row, row in zip(rows, final):
-                print(f"    k{row['kernel']} {row['objective']}: optimal {before_row['optimal']:.4g}"
+            for index, (before_row, row) in enumerate(zip(rows, final)):
+                print(f"    k{row['kernel']} {row['objective']}: "
+                      + (f"without surrogate {baseline[index]['optimal']:.4g}, " if baseline is not None else "")
+                      + f"optimal {before_row['optimal']:.4g}"
                       + (f" -> {row['optimal']:.4g} (restart {row['restart']})" if after is not None else "")
                       + f" | stimulus {row['stimulus']:.4g} natural {row['natural']:.4g} -> "
                       f"{'pass' if row['pass'] else 'FAIL'} [{row['status']}]", flush=True)
