@@ -4,7 +4,10 @@ All kernels × restarts of a layer are optimized in ONE batch (element = (kernel
 forward pass stops at the target layer; every element has its own seeded start and its own seeded
 sequence of random transforms, so a kernel's result does not depend on what shares its batch.
 The best restart of each kernel is chosen by its activation on the UN-transformed clip; all
-restarts are kept as candidates.
+restarts are kept as candidates. The rectified objective is searched through a smooth surrogate (never a zero
+gradient; :data:`RECTIFIED_SURROGATE_TEMPERATURE`) while the true objective is recorded and selects;
+:func:`reference_restart` gives kernels that ended below their best tuning stimulus or natural clip one more
+candidate started from it (issue 24).
 """
 
 from __future__ import annotations
