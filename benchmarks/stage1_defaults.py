@@ -1,14 +1,24 @@
-"""Which stage-1 settings give optimal inputs that are optimal? The optimality audit, per candidate setting,
-on a trained network at every depth.
+"""Which stage-1 settings give optimal inputs that are optimal? The optimality audit on WHOLE layers of both
+default networks.
 
-For each candidate (parameterization, learning rate, steps, restarts, early stop, clip statistics) every
-kernel is optimized (all kernels of a layer in one batch), then audited exactly as the workflow does: its
-optimal input against the best stimulus of the tuning sweep (gratings, plaids, dots) and the best clip of a
-clip set, all with the objective stage 1 used (``auto``). Prints per candidate: audit pass rate, median
-ratio optimal / max(best stimulus, best clip), and CPU seconds per kernel.
+Every kernel of each target layer is optimized (one batch per layer) with the workflow's stage-1 settings for
+its model (config/config.yaml: demo 300 steps, 2 restarts; TransNetV2 200 steps, 1 restart; pixel, lr 0.1,
+objective ``auto``), then audited exactly as the workflow does: its optimal input against the best stimulus of
+the tuning sweep (gratings, plaids, dots) and the best clip of a clip set, with the objective stage 1 used.
+With ``kernelvis.optimize.api.reference_restart`` available (issue 24), the kernels that end below their best
+reference get one more candidate started from that reference, and a second row reports the audit after it.
 
-    .venv/bin/python benchmarks/stage1_defaults.py --weights results/demo/demo_model.pt --clips results/data/clips.npz
-    .venv/bin/python benchmarks/stage1_defaults.py --model transnetv2 --layers SDDCNN.0.DDCNN.0.Conv3D_1.layers.0 ...
+A first row ("before") runs stage 1 with the rectified objective's surrogate switched off, in the same process.
+Prints per (model, layer, row): audit pass share, median and min ratio optimal / best reference, CPU seconds
+per kernel (stage 1, plus the reference restart on the second row), and with --verbose one line per kernel.
+
+    .venv/bin/python benchmarks/stage1_defaults.py --clips results/data/clips.npz            # TransNetV2 block 0
+    .venv/bin/python benchmarks/stage1_defaults.py --clips results/data/clips.npz \\
+        --demo-weights results/demo/demo_model.pt                                             # + demo conv2
+    .venv/bin/python benchmarks/stage1_defaults.py --clips ... --targets transnetv2:SDDCNN.0.DDCNN.0.Conv3D_8.layers.1
+
+Run it against another source tree (e.g. the commit before a change) with PYTHONPATH=that/src: the script
+uses only what that tree has.
 """
 
 from __future__ import annotations
@@ -21,26 +31,26 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-CANDIDATES = {
-    # name: (param, lr, steps, restarts, early-stop patience or 0, use clip statistics)
-    "fourier lr.05 200 r2 es100 +stats (old default)": ("fourier", 0.05, 200, 2, 100, True),
-    "fourier lr.05 200 r2 es100": ("fourier", 0.05, 200, 2, 100, False),
-    "pixel lr.05 200 r2 es100": ("pixel", 0.05, 200, 2, 100, False),
-    "pixel lr.1 300 r2 no-es": ("pixel", 0.1, 300, 2, 0, False),
-    "pixel lr.1 600 r2 no-es": ("pixel", 0.1, 600, 2, 0, False),
+DEFAULT_TARGETS = ("transnetv2:SDDCNN.0.DDCNN.0.Conv3D_1.layers.1", "transnetv2:SDDCNN.0.DDCNN.0.Conv3D_2.layers.1")
+DEMO_TARGETS = ("demo:conv1", "demo:conv2")
+WORKFLOW_SETTINGS = {  # config/config.yaml: optimize, and the per-model overrides
+    "default": dict(param="pixel", lr=0.1, steps=300, restarts=2, early_stop_patience=None),
+    "transnetv2": dict(param="pixel", lr=0.1, steps=200, restarts=1, early_stop_patience=None),
 }
 
 
 def references(model, layer, kernels, clips, tuning_config, preprocessing_name="native"):
-    """Per kernel: (objective, best tuning stimulus, best natural clip), each measured once: they do not depend
-    on the candidate setting. One sweep and one pass over the clips per objective group of the layer."""
-    from kernelvis.analysis.tuning import summarize_tuning, sweep_responses, channel_responses
+    """Per kernel: (objective, best tuning stimulus activation, its clip, best natural clip activation, its clip),
+    each measured once (they do not depend on stage 1's setting): one sweep and one pass over the clips per
+    objective group of the layer."""
+    from kernelvis.analysis.tuning import channel_responses, clip_shape, render_condition, summarize_tuning, \
+        sweep_responses
     from kernelvis.models.linearity import probe_kernels, resolve_objective
     from kernelvis.optimize.api import model_preprocessing
 
     preprocessing = model_preprocessing(model, preprocessing_name)
-    p = model.preprocessing
-    probes = probe_kernels(model.module, layer, kernels, preprocessing, (p.frames, p.size, p.size))
+    frames, size = clip_shape(model, tuning_config)
+    probes = probe_kernels(model.module, layer, kernels, preprocessing, (frames, *size))
     objectives = [resolve_objective("auto", probe) for probe in probes]
     result = {}
     for objective in sorted(set(objectives)):
@@ -50,86 +60,144 @@ def references(model, layer, kernels, clips, tuning_config, preprocessing_name="
         natural = channel_responses(model, layer, group, clips, objective, preprocessing)
         for column, kernel in enumerate(group):
             tuning = summarize_tuning(kernel, conditions, responses[:, column])
-            result[kernel] = (objective, tuning.best_stimulus_activation, float(natural[:, column].max()))
+            best_condition = int(np.argmax(np.where([c.stimulus != "blank" for c in conditions],
+                                                    responses[:, column], -np.inf)))
+            stimulus_clip = render_condition(conditions[best_condition], frames, size, config.contrast, config.seed,
+                                             config.dot_density)
+            best_clip = int(np.argmax(natural[:, column]))
+            result[kernel] = (objective, tuning.best_stimulus_activation, stimulus_clip,
+                              float(natural[best_clip, column]), clips[best_clip])
     return result
 
 
-def audit_layer(model, layer, kernels, config, reference):
+def _row(layer, kernel, objective, activation, status, reference, restart=None):
     from kernelvis.analysis.verdict import audit_verdict
-    from kernelvis.optimize.api import optimize_kernels
+
+    _, stimulus, _, natural, _ = reference
+    verdict = audit_verdict(activation, stimulus, natural)
+    best_reference = max(stimulus, natural)
+    try:  # issue 24: silent = nowhere positive on the optimal input, the sweep and every clip
+        from kernelvis.analysis.verdict import kernel_status
+
+        # the rectified objective is 0 exactly where the map is nowhere positive; a mean is a lower bound of the max
+        status = kernel_status(status, activation, stimulus, natural)[0]
+    except ImportError:
+        pass
+    return {"layer": layer, "kernel": kernel, "objective": objective, "pass": verdict["audit_pass"], "status": status,
+            "ratio": activation / best_reference if best_reference > 0 else math.nan, "optimal": activation,
+            "stimulus": stimulus, "natural": natural, "restart": restart}
+
+
+def baseline_layer(model, layer, kernels, config, reference):
+    """(rows, seconds) of stage 1 as it was before issue 24 (the rectified objective searched as it is, no
+    surrogate), in the same process and under the same load as the other rows; None where this tree has no
+    surrogate or no kernel of the layer uses the rectified objective."""
+    from kernelvis.optimize import api
+
+    if not hasattr(api, "RECTIFIED_SURROGATE_TEMPERATURE") or all(r[0] != "rectified" for r in reference.values()):
+        return None, 0.0
+    saved = api.RECTIFIED_SURROGATE_TEMPERATURE
+    api.RECTIFIED_SURROGATE_TEMPERATURE = 0.0
+    try:
+        started = time.process_time()
+        results = api.optimize_kernels(model, layer, kernels, config)
+        seconds = time.process_time() - started
+    finally:
+        api.RECTIFIED_SURROGATE_TEMPERATURE = saved
+    return [_row(layer, r.kernel, r.objective, r.activation, r.status, reference[r.kernel]) for r in results], seconds
+
+
+def audit_layer(model, layer, kernels, config, reference):
+    """(rows after stage 1, seconds of stage 1, rows after the reference restart or None, its seconds)."""
+    from kernelvis.optimize import api
 
     started = time.process_time()
-    results = optimize_kernels(model, layer, kernels, config)
+    results = api.optimize_kernels(model, layer, kernels, config)
     seconds = time.process_time() - started
-    rows = []
-    for result in results:
-        objective, stimulus, natural = reference[result.kernel]
-        assert objective == result.objective
-        verdict = audit_verdict(result.activation, stimulus, natural)
-        best_reference = max(stimulus, natural)
-        rows.append({"layer": layer, "kernel": result.kernel, "objective": result.objective,
-                     "pass": verdict["audit_pass"], "status": result.status,
-                     "ratio": result.activation / best_reference if best_reference > 0 else math.nan,
-                     "optimal": result.activation, "stimulus": stimulus, "natural": natural})
-    return rows, seconds
+    rows = [_row(layer, r.kernel, r.objective, r.activation, r.status, reference[r.kernel]) for r in results]
+    if not hasattr(api, "reference_restart"):
+        return rows, seconds, None, 0.0
+    started = time.process_time()
+    refs = [{"tuning": reference[r.kernel][2], "natural": reference[r.kernel][4]} for r in results]
+    restarted = api.reference_restart(model, layer, results, refs, config)
+    restart_seconds = time.process_time() - started
+    after = [_row(layer, r.kernel, r.objective, r.activation, r.status, reference[r.kernel],
+                  r.reference_restart) for r in restarted]
+    return rows, seconds, after, restart_seconds
+
+
+def print_row(name, rows, seconds):
+    ratios = np.array([row["ratio"] for row in rows], dtype=float)
+    audited = [row for row in rows if row["status"] not in ("dead", "diverged", "silent")]
+    passed = sum(bool(row["pass"]) for row in audited)
+    silent = len(rows) - len(audited)
+    print(f"| {name} | {len(rows)} | {passed}/{len(audited)} ({100 * passed / max(len(audited), 1):.0f} %) | "
+          f"{silent} | {np.nanmedian(ratios):.2f} | {np.nanmin(ratios):.2f} | {seconds / len(rows):.2f} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="demo")
-    parser.add_argument("--weights", default=None)
-    parser.add_argument("--layers", nargs="+", default=["conv1", "conv2", "conv3", "conv4"])
-    parser.add_argument("--kernels", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--targets", nargs="+", default=None, metavar="MODEL:LAYER",
+                        help=f"whole layers to audit (default: {' '.join(DEFAULT_TARGETS)}, plus "
+                             f"{' '.join(DEMO_TARGETS)} with --demo-weights)")
+    parser.add_argument("--kernels", type=int, nargs="+", default=None, help="default: every kernel of each layer")
+    parser.add_argument("--demo-weights", default=None, help="trained demo weights (kernelvis train-demo)")
     parser.add_argument("--clips", required=True, help="clip set for the best natural clip")
-    parser.add_argument("--clip-stats", default=None, help="clip_stats.json for the candidates that use it")
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), help="names from CANDIDATES")
+    parser.add_argument("--steps", type=int, default=None, help="override the workflow's steps")
+    parser.add_argument("--restarts", type=int, default=None, help="override the workflow's restarts")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="one line per kernel")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the row of stage 1 without the rectified objective's surrogate (before issue 24)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     from kernelvis.analysis.faithfulness import fit_clips
-    from kernelvis.analysis.tuning import TuningConfig
+    from kernelvis.analysis.tuning import TuningConfig, clip_shape
     from kernelvis.baselines.dataset_examples import load_clips
+    from kernelvis.models.layers import check_kernels
     from kernelvis.models.zoo import load_model
     from kernelvis.optimize.api import OptimizeConfig
 
-    model = load_model(args.model, weights=args.weights)
-    p = model.preprocessing
-    clips = fit_clips(load_clips(args.clips)[0], p.frames, p.size)
-    color, slope = None, 1.0
-    if args.clip_stats:
-        from kernelvis.data.clip_stats import load_clip_stats
-
-        stats = load_clip_stats(args.clip_stats)
-        color, slope = tuple(tuple(float(v) for v in row) for row in stats.color_sqrt_cov), float(stats.spectral_slope)
-    print(f"model {args.model}, layers {args.layers}, kernels {args.kernels}, {len(clips)} natural clips, "
-          f"{args.threads} thread(s)")
-    started = time.process_time()
-    reference = {layer: references(model, layer, args.kernels, clips, TuningConfig()) for layer in args.layers}
-    print(f"references (tuning sweeps, natural clips): {time.process_time() - started:.0f} CPU s")
-    print("| setting | kernels | audit pass | median ratio | min ratio | CPU s/kernel |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name in args.candidates:
-        param, lr, steps, restarts, patience, use_stats = CANDIDATES[name]
-        if use_stats and not args.clip_stats:
-            continue
-        config = OptimizeConfig(param=param, lr=lr, steps=steps, restarts=restarts, early_stop_patience=patience or None,
-                                color_sqrt_cov=color if use_stats else None, spectral_slope=slope if use_stats else 1.0)
-        rows, seconds = [], 0.0
-        for layer in args.layers:
-            layer_rows, layer_seconds = audit_layer(model, layer, args.kernels, config, reference[layer])
-            rows += layer_rows
-            seconds += layer_seconds
-            if args.verbose:
-                for row in layer_rows:
-                    print(f"    {row['layer']} k{row['kernel']} {row['objective']}: optimal {row['optimal']:.3g} "
-                          f"stimulus {row['stimulus']:.3g} natural {row['natural']:.3g} -> "
-                          f"{'pass' if row['pass'] else 'FAIL'}")
-        ratios = np.array([row["ratio"] for row in rows], dtype=float)
-        passed = sum(row["pass"] for row in rows)
-        print(f"| {name} | {len(rows)} | {passed}/{len(rows)} ({100 * passed / len(rows):.0f} %) | "
-              f"{np.nanmedian(ratios):.2f} | {np.nanmin(ratios):.2f} | {seconds / len(rows):.1f} |", flush=True)
+    targets = args.targets or list(DEFAULT_TARGETS) + (list(DEMO_TARGETS) if args.demo_weights else [])
+    raw_clips = load_clips(args.clips)[0]
+    models = {}
+    print("| model layer: row | kernels | audit pass | silent | median ratio | min ratio | CPU s/kernel |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for target in targets:
+        model_name, layer = target.split(":", 1)
+        if model_name not in models:
+            models[model_name] = load_model(model_name, weights=args.demo_weights if model_name == "demo" else None)
+        model = models[model_name]
+        frames, size = clip_shape(model, TuningConfig())
+        clips = fit_clips(raw_clips, frames, size)
+        kernels = list(args.kernels) if args.kernels else list(range(int(model.module.get_submodule(layer).out_channels)))
+        kernels = check_kernels(model.module, layer, kernels)
+        settings = dict(WORKFLOW_SETTINGS.get(model_name, WORKFLOW_SETTINGS["default"]))
+        settings.update({k: v for k, v in (("steps", args.steps), ("restarts", args.restarts)) if v})
+        config = OptimizeConfig(**settings)
+        started = time.process_time()
+        reference = references(model, layer, kernels, clips, TuningConfig())
+        reference_seconds = time.process_time() - started
+        name = f"{model_name} {layer} ({settings['steps']} steps, {settings['restarts']} restart(s))"
+        baseline, baseline_seconds = (None, 0.0) if args.no_baseline else baseline_layer(model, layer, kernels, config,
+                                                                                          reference)
+        if baseline is not None:
+            print_row(f"{name}: stage 1 without the surrogate (before)", baseline, baseline_seconds)
+        rows, seconds, after, restart_seconds = audit_layer(model, layer, kernels, config, reference)
+        print_row(f"{name}: stage 1", rows, seconds)
+        if after is not None:
+            print_row(f"{name}: + reference restart", after, seconds + restart_seconds)
+        if args.verbose:
+            final = after or rows
+            for index, (before_row, row) in enumerate(zip(rows, final)):
+                print(f"    k{row['kernel']} {row['objective']}: "
+                      + (f"without surrogate {baseline[index]['optimal']:.4g}, " if baseline is not None else "")
+                      + f"optimal {before_row['optimal']:.4g}"
+                      + (f" -> {row['optimal']:.4g} (restart {row['restart']})" if after is not None else "")
+                      + f" | stimulus {row['stimulus']:.4g} natural {row['natural']:.4g} -> "
+                      f"{'pass' if row['pass'] else 'FAIL'} [{row['status']}]", flush=True)
+        print(f"    (references: {reference_seconds:.0f} CPU s, not counted above)", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def run_kernels(kernel_set: KernelSet, settings: PipelineSettings) -> list[dict]
 
     names = stages_to_run(settings)
     run = {
-        "optimize": lambda: optimize_stage(kernel_set, settings.optimize),
+        "optimize": lambda: optimize_stage(kernel_set, settings.optimize, settings.clips),
         "decompose": lambda: decompose_stage(kernel_set, settings.decompose, settings.motion_scale),
         "refine": lambda: refine_stage(kernel_set, settings.refine, settings.neutral_textures, settings.refine_seed),
         "tuning": lambda: tuning_stage(kernel_set, settings.tuning),

@@ -6,8 +6,8 @@ All three are measured the same way: the objective and preprocessing stage 1 use
 ``optimal.npz``), on the un-transformed clip, the forward pass stopped at the layer. The audit is a
 measurement: a kernel that fails it is marked wherever it is drawn, never a reason to stop a run.
 
-It also finds kernels that are *silent*: their output is nowhere positive on any clip of the clip set
-(their rectified map is all zero), so no natural clip can show what they respond to. The verdicts drawn from
+It also measures where a kernel's output is positive at all: a kernel nowhere positive on its optimal input, its
+tuning sweep and every clip of the clip set is *silent* (:func:`kernelvis.analysis.verdict.kernel_status`). The verdicts drawn from
 these measurements (torch-free, for the drawing and checking commands) are in :mod:`kernelvis.analysis.verdict`.
 """
 
@@ -74,3 +74,48 @@ def natural_responses_like(model: LoadedModel, layer: str, kernel: int, clips: n
 
     return natural_responses(model, layer, kernel, fit_clips(clips, video.shape[0], tuple(video.shape[1:3])),
                              objective, preprocessing, device=device)
+
+
+def audit_reference_clips(model: LoadedModel, layer: str, results, preprocessing: Preprocessing,
+                          clips: np.ndarray | None = None, tuning_config=None,
+                          device: str | torch.device = "cpu") -> list[dict]:
+    """The clips the audit compares stage 1's results against, as :func:`kernelvis.optimize.api.reference_restart`
+    takes them: per result (an :class:`~kernelvis.optimize.api.OptimalInput` of a kernel of ``layer``),
+    ``{"tuning": the best stimulus of its tuning sweep, "natural": its best clip of ``clips``}`` (float32
+    [T, H, W, 3] in [0, 1] at the optimal input's shape), each found with the result's objective and
+    ``preprocessing``. ``tuning_config``: the sweep (default ``TuningConfig()``, the sweep the workflow's tuning stage
+    runs); ``clips``: a clip set (uint8 or [0, 1], any size; None: no natural reference). One sweep and one pass
+    over the clips per objective of the layer, all kernels at once."""
+    from dataclasses import replace
+
+    from kernelvis.analysis.faithfulness import fit_clips
+    from kernelvis.analysis.tuning import BLANK, TuningConfig, channel_responses, render_condition, sweep_responses
+    from kernelvis.models.preprocessing import clip_frame_shape
+
+    if not results:
+        return []
+    frames, height, width = results[0].video.shape[:3]
+    if any(result.video.shape[:3] != (frames, height, width) for result in results):
+        raise ValueError("the optimal inputs of one call must share their clip shape")
+    config = tuning_config or TuningConfig()
+    size = None if (height, width) == clip_frame_shape(model.preprocessing, None) else height
+    if size is not None and height != width:
+        raise ValueError(f"a {height}×{width} optimal input is neither the model's native frame nor square")
+    config = replace(config, frames=frames, size=size)
+    fitted = fit_clips(clips, frames, (height, width)) if clips is not None and len(clips) else None
+    references: list[dict] = [{} for _ in results]
+    for objective in sorted({result.objective for result in results}):
+        rows = [i for i, result in enumerate(results) if result.objective == objective]
+        kernels = [results[i].kernel for i in rows]
+        conditions, responses = sweep_responses(model, layer, kernels, replace(config, objective=objective),
+                                                preprocessing=preprocessing, device=device)
+        stimulus = np.array([condition.stimulus != BLANK for condition in conditions])
+        natural = (channel_responses(model, layer, kernels, fitted, objective, preprocessing, device=device)
+                   if fitted is not None else None)
+        for column, row in enumerate(rows):
+            best = int(np.argmax(np.where(stimulus, responses[:, column], -np.inf)))
+            references[row]["tuning"] = render_condition(conditions[best], frames, (height, width), config.contrast,
+                                                         config.seed, config.dot_density)
+            if natural is not None:
+                references[row]["natural"] = fitted[int(np.argmax(natural[:, column]))]
+    return references

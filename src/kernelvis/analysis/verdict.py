@@ -43,10 +43,10 @@ def combined_status(statuses: Sequence[str | None]) -> str:
 
 
 def audit_share(rows: Sequence[dict]) -> tuple[int, int, list[str]]:
-    """(passing, audited, names of the failing kernels) over summary rows; dead or diverged kernels, and rows
-    without an audit, are not audited."""
+    """(passing, audited, names of the failing kernels) over summary rows; dead, diverged or silent kernels (no
+    optimum to audit: :func:`kernel_status`), and rows without an audit, are not audited."""
     audited = [row for row in rows if row.get("audit_pass") not in (None, "")
-               and row.get("status", "ok") not in ("dead", "diverged")]
+               and row.get("status", "ok") not in ("dead", "diverged", "silent")]
     failing = [f"{row.get('layer')}/{int(float(row.get('kernel', -1)))}" for row in audited
                if not _truthy(row["audit_pass"])]
     return len(audited) - len(failing), len(audited), failing
@@ -73,9 +73,32 @@ def audit_share_line(model_name: str, rows: Sequence[dict], warn_below: float = 
     return lines
 
 
+def kernel_status(stage_status: str | None, optimal_max_response: float, tuning_max_response: float = math.nan,
+                  natural_max_response: float = math.nan) -> tuple[str, str]:
+    """(status, detail) of a kernel from what the audit measured (issue 24: silent means silent).
+
+    ``silent`` when the kernel's output is nowhere positive on the optimal input, on every stimulus of the tuning
+    sweep and on every natural clip: each argument is the largest value of the kernel's map there, or a lower bound
+    of it (an objective's value: a mean never exceeds the maximum; the rectified mean is positive exactly where
+    the map is somewhere positive). NaN = not measured, ignored; nothing measured is never silent. A stage status
+    ``dead`` or ``diverged`` wins (see :data:`STATUS_PRIORITY`); otherwise ``ok`` (or ``stage_status``). A kernel
+    positive on its optimal input but nowhere on the clips is ``ok``: it responds, just not to that clip set."""
+    if stage_status in ("diverged", "dead"):
+        return stage_status, ""
+    measured = {name: float(value) for name, value in (("optimal input", optimal_max_response),
+                                                       ("tuning sweep", tuning_max_response),
+                                                       ("natural clips", natural_max_response))
+                if value is not None and math.isfinite(float(value))}
+    if measured and all(value <= 0 for value in measured.values()):
+        return "silent", ("its output is nowhere positive on the " + ", ".join(measured) + " (largest values "
+                          + ", ".join(f"{value:.3g}" for value in measured.values()) + ")")
+    return stage_status or "ok", ""
+
+
 def natural_status(max_response: float, clip_count: int) -> tuple[str, str]:
-    """(status, detail) from the largest value of a kernel's map over a clip set: ``silent`` when it is nowhere
-    positive on any clip (no natural clip can show what the kernel responds to), else ``ok``."""
+    """(status, detail) from the largest value of a kernel's map over a clip set alone: ``silent`` when it is
+    nowhere positive on any clip, else ``ok``. The kernel's status is :func:`kernel_status` (the optimal input and
+    the tuning sweep count too); this says only whether the clip set can show what the kernel responds to."""
     if max_response > 0:
         return "ok", ""
     return "silent", (f"its output is nowhere positive on any of the {clip_count} clips "

@@ -14,8 +14,9 @@ MISSING = "—"
 # (key, label, unit, meaning), grouped as on the kernel page.
 GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
     ("Status and audit", [
-        ("status", "status", "", "ok; silent = output nowhere positive on any natural clip; dead = output does "
-                                 "not depend on the clip; diverged = every restart became NaN/inf."),
+        ("status", "status", "", "ok; silent = output nowhere positive on the optimal input, the tuning sweep and "
+                                 "any natural clip; dead = output does not depend on the clip; diverged = every "
+                                 "restart became NaN/inf."),
         ("audit_pass", "audit", "", "The optimal input beats the best tuning stimulus and the best natural clip, "
                                     "measured the same way (otherwise it is not what the kernel prefers)."),
         ("objective", "objective", "", "What the optimal input maximizes: channel = mean of the kernel's map (the "

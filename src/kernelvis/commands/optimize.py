@@ -88,6 +88,9 @@ def add_arguments(parser) -> None:
 
     add_kernel_target_arguments(parser, kernel_sets=True)
     parser.add_argument("--out", required=True, metavar="DIR", help="kernel directory (with --kernels: layer directory)")
+    parser.add_argument("--clips", default=None, metavar="NPZ",
+                        help="clip set whose best clip (and the best tuning stimulus) a kernel that ended below it "
+                             "is restarted from (the optimality audit's references; default: the tuning stimulus only)")
     add_optimize_options(parser)
 
 
@@ -97,7 +100,7 @@ def run(args) -> int:
 
     config = optimize_config_from_args(args)
     kernel_set = kernel_set_from_args(args)
-    for (kernel, kernel_dir), result in zip(kernel_set.items(), optimize_stage(kernel_set, config)):
+    for (kernel, kernel_dir), result in zip(kernel_set.items(), optimize_stage(kernel_set, config, args.clips)):
         status = "" if result.status == "ok" else f" [{result.status}: {result.status_detail}]"
         print(f"{kernel_set.model.name} {args.layer} kernel {kernel}: activation {result.activation:.4g} "
               f"({result.objective}) after {len(result.history)} steps{status} -> {kernel_dir}")

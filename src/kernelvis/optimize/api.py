@@ -4,12 +4,15 @@ All kernels × restarts of a layer are optimized in ONE batch (element = (kernel
 forward pass stops at the target layer; every element has its own seeded start and its own seeded
 sequence of random transforms, so a kernel's result does not depend on what shares its batch.
 The best restart of each kernel is chosen by its activation on the UN-transformed clip; all
-restarts are kept as candidates.
+restarts are kept as candidates. The rectified objective is searched through a smooth surrogate (never a zero
+gradient; :data:`RECTIFIED_SURROGATE_TEMPERATURE`) while the true objective is recorded and selects;
+:func:`reference_restart` gives kernels that ended below their best tuning stimulus or natural clip one more
+candidate started from it (issue 24).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -20,7 +23,7 @@ from kernelvis.models.linearity import probe_kernels, resolve_objective
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.preprocessing import Preprocessing, clip_frame_shape
 from kernelvis.models.activation import explained_inplace_errors, layer_output, select_responses
-from kernelvis.optimize.objectives import Objective, weighted_sum
+from kernelvis.optimize.objectives import Objective, map_scale, smooth_rectified_mean, weighted_sum
 from kernelvis.optimize.param import make_param
 from kernelvis.optimize.transforms import TransformConfig, apply_transforms, draw_transforms
 from kernelvis.optimize.save import save_optimal  # noqa: F401  (part of this module's contract)
@@ -32,6 +35,15 @@ EARLY_STOP_MIN_GAIN = 1e-3
 EARLY_STOP_SMOOTHING = 0.1
 """Weight of the newest step in the exponential moving average the early stop watches (the
 per-step activation is measured on a randomly transformed clip, so it is noisy)."""
+RECTIFIED_SURROGATE_TEMPERATURE = 0.5
+"""The rectified objective is searched through its smooth surrogate mean(τ·softplus(A/τ)) (issue 24: a start
+whose map is negative everywhere has no gradient under max(A, 0), and the search never moved). τ starts at this
+multiple of the element's own map RMS (measured every step, per element: batch-independent) and is annealed
+linearly to 0 (the hard rectified mean) over the first RECTIFIED_SURROGATE_ANNEAL of the steps; an element whose
+map is still nowhere positive keeps the starting τ. What is recorded and selected is always the true objective.
+0 turns the surrogate off (benchmarks only)."""
+RECTIFIED_SURROGATE_ANNEAL = 0.75
+"""Fraction of the steps over which the surrogate's temperature falls to 0."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,13 @@ class OptimalInput:
     status_detail: str = ""
     probe: dict = field(default_factory=dict)
     """The linearity probe of the kernel (:class:`kernelvis.models.linearity.KernelProbe`)."""
+    reference_restart: str | None = None
+    """``tuning`` or ``natural`` when :func:`reference_restart` replaced the search's result by a candidate started
+    from that reference (every restart had ended below it); None otherwise."""
+    reference_restart_detail: dict = field(default_factory=dict)
+    """What the reference restart measured: the references' activations, the search's activation before it, the
+    restart's optimized activation and which clip was kept (``optimized``, or ``reference`` itself when the
+    optimization from it did not beat it)."""
 
 
 def element_seeds(seed: int, kernels: Sequence[int], restarts: int) -> list[int]:
@@ -165,25 +184,148 @@ def optimize_kernels(model: LoadedModel, layer: str, kernels: Sequence[int] | in
     seeds = element_seeds(config.seed, kernels, config.restarts)
     element_kernels = torch.tensor(kernels, device=device).repeat_interleave(config.restarts)
     element_objectives = [name for name in objectives for _ in range(config.restarts)]
-    transform_generators = [torch.Generator().manual_seed(seed ^ 0x5EED) for seed in seeds]
     param = make_param(config.param, seeds, frames, (height, width), device, config.color_sqrt_cov, config.spectral_slope)
+    videos, final, history, frozen = _ascend(model, layer, param, seeds, element_kernels, element_objectives, config,
+                                             preprocessing, config.steps, kernels)
+    results = _collect(kernels, config.restarts, videos, final, history)
+    for result, name, probe in zip(results, objectives, probes):
+        result.objective, result.probe = name, probe.as_dict()
+        if probe.dead:
+            result.status = "dead"
+            result.status_detail = (f"the output does not depend on the clip (spread {probe.output_spread:.3g} "
+                                    f"across probe clips)")
+        elif not np.isfinite(result.activation):
+            steps = frozen.first_bad_step(kernels.index(result.kernel), config.restarts)
+            result.status = "diverged"
+            result.status_detail = f"every restart became NaN or inf (first at step {steps})"
+    return results
+
+
+REFERENCE_RESTART_STEPS = 0.5
+"""A reference restart runs this fraction of stage 1's steps (it starts from a clip the kernel already responds
+to; the cost per kernel stays within 1.5× of stage 1's single restart)."""
+REFERENCE_SOURCES = ("tuning", "natural")
+
+
+def reference_seeds(seed: int, kernels: Sequence[int]) -> list[int]:
+    """One 63-bit seed per kernel for its reference restart (its transforms), distinct from every
+    :func:`element_seeds` restart and independent of batch composition."""
+    return [int(np.random.SeedSequence([seed, kernel, 1 << 20]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+            for kernel in kernels]
+
+
+def reference_restart(model: LoadedModel, layer: str, results: Sequence[OptimalInput],
+                      references: Sequence[dict | None], config: OptimizeConfig = OptimizeConfig(),
+                      steps: int | None = None) -> list[OptimalInput]:
+    """Stage 1's results after a restart from the best reference of every kernel whose search ended below it.
+
+    ``results``: :func:`optimize_kernels`' results for kernels of ``layer`` (any subset, any order), run with
+    ``config``. ``references[i]``: the reference clips of ``results[i]``'s kernel, ``{"tuning": clip, "natural":
+    clip}`` (either may be missing or None; None for no references), each float [T, H, W, 3] in [0, 1] at the
+    optimal input's shape: the best stimulus of its tuning sweep and its best natural clip, as the audit finds them.
+
+    Each reference is measured with the result's objective and ``config``'s preprocessing (un-transformed clip,
+    the true objective). A kernel whose ``activation`` is below its best reference gets one more candidate: the
+    parameterization started from that clip, optimized like stage 1 (same transforms, surrogate, lr) for ``steps``
+    steps (default ``REFERENCE_RESTART_STEPS × config.steps``), all such kernels in ONE batch, each with its own
+    seed (:func:`reference_seeds`): deterministic and batch-independent. The better of the optimized clip and the
+    reference clip itself (by the true objective) replaces the result's ``video``, ``activation`` and ``history``
+    and is appended to its ``candidates``; ``reference_restart`` names the source (``tuning``/``natural``) and
+    ``reference_restart_detail`` records the numbers. Other results (at or above their references, no
+    references, status dead or diverged) come back unchanged, with ``reference_restart`` None. Returns new
+    :class:`OptimalInput` objects in the order of ``results``; the inputs are not modified.
+    """
+    if len(references) != len(results):
+        raise ValueError(f"{len(references)} reference sets for {len(results)} results")
+    out = [replace(result, reference_restart=None, reference_restart_detail={}) for result in results]
+    preprocessing = model_preprocessing(model, config.preprocessing)
+    device = torch.device(config.device)
+    model.module.to(device)
+    # (result index, source, clip) of every reference given, measured in one forward pass
+    pending = [(index, source, np.asarray(refs[source], dtype=np.float32))
+               for index, (result, refs) in enumerate(zip(results, references))
+               if refs and result.status not in ("dead", "diverged")
+               for source in REFERENCE_SOURCES if refs.get(source) is not None]
+    for index, _, clip in pending:
+        if clip.shape != results[index].video.shape:
+            raise ValueError(f"kernel {results[index].kernel}: reference clip of shape {clip.shape}, optimal input "
+                             f"{results[index].video.shape}")
+    if not pending:
+        return out
+    with torch.no_grad():
+        clips = torch.from_numpy(np.stack([clip for _, _, clip in pending])).permute(0, 4, 1, 2, 3).to(device)
+        measured = select_responses(layer_output(model, layer, clips, preprocessing),
+                                    torch.tensor([results[i].kernel for i, _, _ in pending], device=device),
+                                    [results[i].objective for i, _, _ in pending]).double().cpu().numpy()
+    best: dict[int, tuple[str, np.ndarray, float]] = {}
+    activations: dict[int, dict[str, float]] = {}
+    for (index, source, clip), value in zip(pending, measured):
+        activations.setdefault(index, {})[source] = float(value)
+        if np.isfinite(value) and (index not in best or value > best[index][2]):
+            best[index] = (source, clip, float(value))
+    below = [index for index, (_, _, value) in sorted(best.items())
+             if not (np.isfinite(results[index].activation) and results[index].activation >= value)]
+    if not below:
+        return out
+
+    steps = steps or max(1, int(round(REFERENCE_RESTART_STEPS * config.steps)))
+    kernels = [results[index].kernel for index in below]
+    seeds = reference_seeds(config.seed, kernels)
+    start = torch.from_numpy(np.stack([best[index][1] for index in below])).permute(0, 4, 1, 2, 3)
+    frames, height, width = start.shape[2:]
+    param = make_param(config.param, seeds, frames, (height, width), device, config.color_sqrt_cov,
+                       config.spectral_slope, start=start)
+    videos, final, history, _ = _ascend(model, layer, param, seeds, torch.tensor(kernels, device=device),
+                                        [results[index].objective for index in below], config, preprocessing, steps,
+                                        kernels)
+    clips = videos.detach().permute(0, 2, 3, 4, 1).cpu().numpy().astype(np.float32)
+    for row, index in enumerate(below):
+        source, reference_clip, reference_value = best[index]
+        optimized = float(final[row])
+        keep_optimized = np.isfinite(optimized) and optimized >= reference_value
+        video = clips[row] if keep_optimized else reference_clip.astype(np.float32)
+        activation = optimized if keep_optimized else reference_value
+        result = out[index]
+        out[index] = replace(
+            result, video=video.copy(), activation=activation,
+            history=history[:, row].numpy().astype(np.float32),
+            candidates=np.concatenate([result.candidates, video[None]]),
+            candidate_activations=np.append(result.candidate_activations, np.float32(activation)).astype(np.float32),
+            reference_restart=source,
+            reference_restart_detail={"reference_activations": activations[index], "search_activation":
+                                      float(result.activation), "optimized_activation": optimized,
+                                      "kept": "optimized" if keep_optimized else "reference", "steps": steps})
+    return out
+
+
+def _ascend(model: LoadedModel, layer: str, param, seeds: Sequence[int], element_kernels: torch.Tensor,
+            element_objectives: Sequence[str], config: OptimizeConfig, preprocessing: Preprocessing, steps: int,
+            kernels: Sequence[int]):
+    """The optimization loop over a batch of elements (one seed, kernel and objective each) from ``param``'s start:
+    (final clips (N, 3, T, H, W), their true objective un-transformed (N,) with NaN where diverged, history
+    [steps run, N], the :class:`_Frozen` record)."""
+    device = param.tensor.device
+    transform_generators = [torch.Generator().manual_seed(seed ^ 0x5EED) for seed in seeds]
 
     def response(output, kernels_of_elements):
         return select_responses(output, kernels_of_elements, element_objectives)
 
-    objective = weighted_sum([(1.0, response), *config.extra_terms]) if config.extra_terms else response
+    rectified_rows = torch.tensor([name == "rectified" for name in element_objectives], device=device)
+    extra = weighted_sum(config.extra_terms) if config.extra_terms else None
     optimizer = Adam(param.tensor, lr=config.lr)
     early_stop = _EarlyStop(config.early_stop_patience, len(seeds))
     frozen = _Frozen(len(seeds))
 
     history = []
-    with _progress_bar(config, kernels) as bar:
-        for step in range(config.steps):
+    with _progress_bar(replace(config, steps=steps), kernels) as bar:
+        for step in range(steps):
             draw = draw_transforms(transform_generators, config.transforms)
             videos = param.video()
             output = layer_output(model, layer, apply_transforms(videos, draw, config.transforms), preprocessing)
             activation = response(output, element_kernels)
-            total = objective(output, element_kernels) if config.extra_terms else activation
+            total = search_response(output, element_kernels, activation, rectified_rows, step, steps)
+            if extra is not None:
+                total = total + extra(output, element_kernels)
             frozen.update(videos.detach(), torch.isfinite(total.detach()).cpu() & torch.isfinite(videos.detach()).flatten(1).all(1).cpu(), step)
             if frozen.all_frozen():
                 break
@@ -197,8 +339,8 @@ def optimize_kernels(model: LoadedModel, layer: str, kernels: Sequence[int] | in
             history.append(activation)
             bar.update(1)
             bar.set_postfix(activation=f"{activation.nan_to_num(-float('inf')).max().item():.4g}")
-            if config.log_every and (step % config.log_every == 0 or step == config.steps - 1):
-                print(f"optimize step {step + 1}/{config.steps}: best activation "
+            if config.log_every and (step % config.log_every == 0 or step == steps - 1):
+                print(f"optimize step {step + 1}/{steps}: best activation "
                       f"{activation.nan_to_num(-float('inf')).max().item():.4g}", flush=True)
             if early_stop.should_stop(activation.nan_to_num(-float("inf"))):
                 break
@@ -209,18 +351,23 @@ def optimize_kernels(model: LoadedModel, layer: str, kernels: Sequence[int] | in
         final = torch.where(frozen.live & torch.isfinite(final), final, torch.full_like(final, float("nan")))
     if not history:  # every restart diverged at the first step
         history.append(torch.full((len(seeds),), float("nan")))
-    results = _collect(kernels, config.restarts, videos, final, torch.stack(history))
-    for result, name, probe in zip(results, objectives, probes):
-        result.objective, result.probe = name, probe.as_dict()
-        if probe.dead:
-            result.status = "dead"
-            result.status_detail = (f"the output does not depend on the clip (spread {probe.output_spread:.3g} "
-                                    f"across probe clips)")
-        elif not np.isfinite(result.activation):
-            steps = frozen.first_bad_step(kernels.index(result.kernel), config.restarts)
-            result.status = "diverged"
-            result.status_detail = f"every restart became NaN or inf (first at step {steps})"
-    return results
+    return videos, final, torch.stack(history), frozen
+
+
+def search_response(output: torch.Tensor, kernels: torch.Tensor, activation: torch.Tensor, rectified_rows: torch.Tensor,
+                    step: int, steps: int) -> torch.Tensor:
+    """What the optimizer ascends at ``step``: ``activation`` (the true objective, per element), except on the
+    elements with the rectified objective (``rectified_rows``), which ascend its smooth surrogate
+    (:func:`~kernelvis.optimize.objectives.smooth_rectified_mean`, temperature: see
+    :data:`RECTIFIED_SURROGATE_TEMPERATURE`). Every quantity is per element: batch-independent."""
+    if RECTIFIED_SURROGATE_TEMPERATURE <= 0 or not bool(rectified_rows.any()):
+        return activation
+    anneal = max(0.0, 1.0 - step / max(1.0, RECTIFIED_SURROGATE_ANNEAL * steps))
+    start = RECTIFIED_SURROGATE_TEMPERATURE * map_scale(output, kernels).clamp(min=1e-12)
+    stuck = activation.detach() <= 0  # nowhere positive: the hard objective would have no gradient
+    temperature = torch.where(stuck, start, start * anneal)
+    smooth = smooth_rectified_mean(output, kernels, temperature)
+    return torch.where(rectified_rows, smooth, activation)
 
 
 class _Frozen:

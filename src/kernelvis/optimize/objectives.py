@@ -31,6 +31,31 @@ def rectified_mean(output: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return select_response(output, kernels, "rectified")
 
 
+def smooth_rectified_mean(output: torch.Tensor, kernels: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+    """The rectified mean's smooth surrogate: the mean of τ·softplus(A/τ) over the kernel's map, per element with
+    its own temperature τ (N,) (0 = the hard rectified mean). Unlike max(A, 0), its gradient is never zero: on a
+    map that is negative everywhere it weights every position by sigmoid(A/τ), i.e. it pushes up first the
+    positions closest to firing, so a start below zero everywhere still moves (issue 24). As τ → 0 it tends to the
+    rectified mean from above (the gap is at most τ·log 2)."""
+    kernels = torch.as_tensor(kernels, device=output.device, dtype=torch.long).reshape(-1)
+    index = kernels.view(-1, *([1] * (output.ndim - 1))).expand(-1, 1, *output.shape[2:])
+    flat = output.gather(1, index)[:, 0].flatten(1)
+    temperature = torch.as_tensor(temperature, dtype=flat.dtype, device=flat.device).reshape(-1, 1)
+    hard = temperature <= 0
+    safe = torch.where(hard, torch.ones_like(temperature), temperature)
+    smooth = safe * torch.nn.functional.softplus(flat / safe)
+    return torch.where(hard, flat.clamp(min=0), smooth).mean(1)
+
+
+def map_scale(output: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Per element, the root mean square of its kernel's map (detached): the scale a surrogate's temperature is
+    measured in, from the element's own map only (no batch-wide statistic: results stay batch-independent)."""
+    kernels = torch.as_tensor(kernels, device=output.device, dtype=torch.long).reshape(-1)
+    index = kernels.view(-1, *([1] * (output.ndim - 1))).expand(-1, 1, *output.shape[2:])
+    flat = output.detach().gather(1, index)[:, 0].flatten(1)
+    return flat.pow(2).mean(1).sqrt()
+
+
 def centre_neuron(output: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """The kernel's output at the centre position (t, y, x) of its map."""
     return select_response(output, kernels, "neuron")

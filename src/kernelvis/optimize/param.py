@@ -80,18 +80,38 @@ def _seeded_normal(seeds: Sequence[int], shape: tuple[int, ...]) -> torch.Tensor
     return torch.stack(draws) * INIT_STD
 
 
+START_CLIP_MARGIN = 1e-4
+"""A start clip (:func:`make_param`'s ``start``) is clamped to [m, 1 − m]: the sigmoid never reaches 0 or 1."""
+
+
+def _decorrelated_start(start: torch.Tensor, color_matrix: torch.Tensor) -> torch.Tensor:
+    """The decorrelated-colour values x with sigmoid(M · x) = ``start`` (N, 3, T, H, W) (clamped into the sigmoid's range)."""
+    logits = torch.logit(start.float().clamp(START_CLIP_MARGIN, 1 - START_CLIP_MARGIN))
+    return torch.einsum("dc,nc...->nd...", torch.linalg.inv(color_matrix.double()).float().to(logits), logits)
+
+
 def make_param(kind: str, seeds: Sequence[int], frames: int, size: int | tuple[int, int],
-               device: torch.device | str = "cpu", color_sqrt_cov=None, spectral_slope: float = 1.0) -> VideoParam:
+               device: torch.device | str = "cpu", color_sqrt_cov=None, spectral_slope: float = 1.0,
+               start: torch.Tensor | None = None) -> VideoParam:
     """A trainable clip batch of ``len(seeds)`` elements, ``frames`` × H × W (``size`` is a square
-    side or (H, W))."""
+    side or (H, W)). ``start``: clips (N, 3, T, H, W) in [0, 1] the elements start from instead of their seeded
+    noise (e.g. a reference stimulus; rendered back within :data:`START_CLIP_MARGIN`)."""
     height, width = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
     color_matrix = color_decorrelation_matrix(color_sqrt_cov).to(device)
+    if start is not None and tuple(start.shape) != (len(seeds), 3, frames, height, width):
+        raise ValueError(f"start clips of shape {tuple(start.shape)}; expected {(len(seeds), 3, frames, height, width)}")
     if kind == "pixel":
-        tensor = _seeded_normal(seeds, (3, frames, height, width)).to(device).requires_grad_(True)
+        tensor = (_decorrelated_start(start.to(device), color_matrix) if start is not None
+                  else _seeded_normal(seeds, (3, frames, height, width)).to(device)).requires_grad_(True)
         return VideoParam(tensor, lambda pixels: decorrelated_to_rgb01(pixels, color_matrix), kind)
     if kind == "fourier":
         scale = spectrum_scale(frames, height, width, min(spectral_slope, MAX_SPECTRAL_SLOPE)).to(device)
-        tensor = _seeded_normal(seeds, (3, frames, height, width // 2 + 1, 2)).to(device).requires_grad_(True)
+        if start is not None:
+            x = _decorrelated_start(start.to(device), color_matrix) * FOURIER_OUTPUT_DIVISOR
+            spectrum = torch.fft.rfftn(x, dim=(-3, -2, -1), norm="ortho") / scale
+            tensor = torch.view_as_real(spectrum).contiguous().requires_grad_(True)
+        else:
+            tensor = _seeded_normal(seeds, (3, frames, height, width // 2 + 1, 2)).to(device).requires_grad_(True)
 
         def render(spectrum: torch.Tensor) -> torch.Tensor:
             complex_spectrum = torch.view_as_complex(spectrum) * scale

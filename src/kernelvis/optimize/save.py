@@ -35,7 +35,10 @@ def write_optimal(result, out_dir: str | os.PathLike, model_name: str, layer: st
     from kernelvis.provenance import provenance_json
 
     provenance = dict(provenance or {})
-    provenance.update({"objective": result.objective, "linearity_probe": result.probe})
+    provenance.update({"objective": result.objective, "linearity_probe": result.probe,
+                       "reference_restart": getattr(result, "reference_restart", None)})
+    if getattr(result, "reference_restart_detail", None):
+        provenance["reference_restart_detail"] = result.reference_restart_detail
     with staged_directory(Path(out_dir)) as staging:
         save_npz(staging / "optimal.npz",
                  video=np.asarray(result.video, dtype=np.float32),

@@ -18,8 +18,8 @@ def audit_stage(kernel_set: KernelSet, clips_path=None, use_tuning: bool = True)
     preprocessing share one pass of the clip set. Returns each kernel's record."""
     import torch
 
-    from kernelvis.analysis.verdict import audit_verdict, natural_status
-    from kernelvis.models.activation import kernel_activation
+    from kernelvis.analysis.verdict import audit_verdict, kernel_status
+    from kernelvis.models.activation import layer_output, select_response
     from kernelvis.optimize.api import model_preprocessing
     from kernelvis.provenance import make_provenance
 
@@ -32,7 +32,9 @@ def audit_stage(kernel_set: KernelSet, clips_path=None, use_tuning: bool = True)
         with torch.no_grad():  # the optimal input measured as every reference is: untransformed, same objective
             model.module.to(kernel_set.device)
             clip = torch.from_numpy(stage1.video).permute(3, 0, 1, 2)[None].to(kernel_set.device)
-            optimal_activation = float(kernel_activation(model, layer, clip, kernel, stage1.objective, preprocessing)[0])
+            output = layer_output(model, layer, clip, preprocessing)
+            optimal_activation = float(select_response(output, [kernel], stage1.objective)[0])
+            optimal_max_response = float(output[0, kernel].max())
         record = {"model": model.name, "layer": layer, "kernel": kernel, "objective": stage1.objective,
                   "preprocessing": stage1.preprocessing, "status": "ok"}
         best_stimulus = math.nan
@@ -43,16 +45,19 @@ def audit_stage(kernel_set: KernelSet, clips_path=None, use_tuning: bool = True)
             best_stimulus = float(tuning.get("best_stimulus_activation", tuning.get("best_grating_activation",
                                                                                      math.nan)))
             record["best_stimulus"] = tuning.get("best_stimulus", "")
-        best_natural = math.nan
+        best_natural, natural_max_response = math.nan, math.nan
         if naturals is not None:
             natural, labels = naturals[0][position], naturals[1]
-            best_natural = natural.best_activation
+            best_natural, natural_max_response = natural.best_activation, natural.max_response
             record.update({"best_natural_clip": natural.best_index,
                            "best_natural_label": str(labels[natural.best_index]),
                            "natural_max_response": natural.max_response, "natural_clips": int(len(labels))})
-            record["status"], detail = natural_status(natural.max_response, len(labels))
-            if detail:
-                record["status_detail"] = detail
+        # silent: nowhere positive on the optimal input, the sweep (its best stimulus's objective, a lower bound of
+        # the map's maximum) and every clip
+        record["optimal_max_response"] = optimal_max_response
+        record["status"], detail = kernel_status(None, optimal_max_response, best_stimulus, natural_max_response)
+        if detail:
+            record["status_detail"] = detail
         record.update(audit_verdict(optimal_activation, best_stimulus, best_natural))
         record["provenance"] = make_provenance("audit", model, None, layer=layer, kernel=kernel,
                                                objective=stage1.objective, preprocessing=stage1.preprocessing,
