@@ -1,4 +1,6 @@
 # The two set-up commands: `make figures` and `make test`. Each bootstraps .venv first.
+# `make test` is the fast suite (every unit and known-answer test, minutes); `make test-all` adds the slow
+# system tests (the end-to-end workflow runs, training, SLURM, browser) and is what CI (.ci/run) runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -8,7 +10,7 @@ CORES ?= all
 # resolving an unpinned (multi-gigabyte) torch through another package's requirements.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv figures test test-slurm bench lint report clean-results
+.PHONY: venv figures test test-slow test-all test-slurm bench lint report clean-results
 
 venv: $(STAMP)
 
@@ -22,8 +24,23 @@ $(STAMP): pyproject.toml
 figures: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 
+PYTEST := PATH=$(BIN):$$PATH $(BIN)/python -m pytest -n 2 --dist loadfile -q
+# pytest's exit status 5 is "no tests collected" (e.g. every slow test deselected by a -k of your own): not a failure.
+NO_TESTS_OK := status=$$?; [ $$status -eq 5 ] && echo "(no tests selected)" && status=0; exit $$status
+
+# The fast suite. tests/conftest.py fails it when a file's unmarked tests take over 30 s together, so a slow
+# test has to be marked @pytest.mark.slow (and runs in test-slow/test-all) instead of slowing this down.
 test: $(STAMP)
-	PATH=$(BIN):$$PATH $(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(PYTEST) -m "not slow" || { $(NO_TESTS_OK); }
+	@echo "make test: fast suite only; left out (pytest's 'deselected'): the tests marked slow (end-to-end workflow runs, training, SLURM, browser): make test-all runs everything"
+
+# Only the slow tests, with the opt-in system tests (SLURM: root, apt-get installs it if missing; browser:
+# Debian's chromium) switched on; each skips with a one-line reason where it cannot run.
+test-slow: $(STAMP)
+	KERNELVIS_TEST_SLURM=1 KERNELVIS_TEST_BROWSER=1 $(PYTEST) -m slow || { $(NO_TESTS_OK); }
+
+# Everything: the fast suite (with its time guard) and then the slow tests, as CI runs them.
+test-all: test test-slow
 
 # Only the SLURM test, opted in: brings up a one-node SLURM (root; apt-get installs it if missing).
 test-slurm: $(STAMP)
