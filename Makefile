@@ -46,8 +46,12 @@ test-all: test test-slow
 test-slurm: $(STAMP)
 	KERNELVIS_TEST_SLURM=1 PATH=$(BIN):$$PATH $(BIN)/python -m pytest -p no:xdist -q tests/test_slurm.py
 
+# Every benchmark script with its defaults: quick settings that read what `make figures` wrote (results/data/clips.npz,
+# results/demo/demo_model.pt, results/); each script's --full gives the full-size run its docs report.
 bench: $(STAMP)
-	PATH=$(BIN):$$PATH sh -c 'for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done'
+	PATH=$(BIN):$$PATH sh -c 'started=$$(date +%s); for script in benchmarks/*.py; do echo "== $$script"; \
+	begun=$$(date +%s); $(BIN)/python $$script || exit 1; \
+	echo "== $$script: $$(( $$(date +%s) - begun )) s"; done; echo "make bench: $$(( $$(date +%s) - started )) s in all"'
 
 lint: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/snakemake --lint --configfile config/config.yaml

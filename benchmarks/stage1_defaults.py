@@ -7,6 +7,8 @@ optimal input against the best stimulus of the tuning sweep (gratings, plaids, d
 clip set, all with the objective stage 1 used (``auto``). Prints per candidate: audit pass rate, median
 ratio optimal / max(best stimulus, best clip), and CPU seconds per kernel.
 
+    .venv/bin/python benchmarks/stage1_defaults.py          # after `make figures`: its demo weights and clips
+    .venv/bin/python benchmarks/stage1_defaults.py --full   # every candidate on 4 kernels per layer (docs/stage1.md)
     .venv/bin/python benchmarks/stage1_defaults.py --weights results/demo/demo_model.pt --clips results/data/clips.npz
     .venv/bin/python benchmarks/stage1_defaults.py --model transnetv2 --layers SDDCNN.0.DDCNN.0.Conv3D_1.layers.0 ...
 """
@@ -17,6 +19,7 @@ import argparse
 import math
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,6 +32,9 @@ CANDIDATES = {
     "pixel lr.1 300 r2 no-es": ("pixel", 0.1, 300, 2, 0, False),
     "pixel lr.1 600 r2 no-es": ("pixel", 0.1, 600, 2, 0, False),
 }
+CHOSEN = "pixel lr.1 300 r2 no-es"  # stage 1's defaults (docs/stage1.md)
+DEMO_WEIGHTS = "results/demo/demo_model.pt"  # the workflow's trained demo model (workflow/rules/weights.smk)
+CLIP_STATS = "results/data/clip_stats.json"  # the workflow's clip statistics (workflow/rules/data.smk), if it made them
 
 
 def references(model, layer, kernels, clips, tuning_config, preprocessing_name="native"):
@@ -77,15 +83,29 @@ def audit_layer(model, layer, kernels, config, reference):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--weights", default=None)
+    parser.add_argument("--weights", default=None,
+                        help=f"default for the demo model: {DEMO_WEIGHTS} (what `make figures` trains) if it exists")
     parser.add_argument("--layers", nargs="+", default=["conv1", "conv2", "conv3", "conv4"])
-    parser.add_argument("--kernels", type=int, nargs="+", default=[0, 1, 2, 3])
-    parser.add_argument("--clips", required=True, help="clip set for the best natural clip")
+    parser.add_argument("--kernels", type=int, nargs="+", default=None, help="default: 0 1 (--full: 0 1 2 3)")
+    parser.add_argument("--clips", default="results/data/clips.npz",
+                        help="clip set for the best natural clip (default: the one `make figures` samples)")
     parser.add_argument("--clip-stats", default=None, help="clip_stats.json for the candidates that use it")
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), help="names from CANDIDATES")
+    parser.add_argument("--candidates", nargs="+", default=None,
+                        help=f"names from CANDIDATES (default: the chosen one, {CHOSEN!r}; --full: all)")
+    parser.add_argument("--full", action="store_true", help="every candidate on kernels 0-3 (an hour or more)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="one line per kernel")
     args = parser.parse_args()
+    if args.kernels is None:
+        args.kernels = [0, 1, 2, 3] if args.full else [0, 1]
+    if args.candidates is None:
+        args.candidates = list(CANDIDATES) if args.full else [CHOSEN]
+    if args.weights is None and args.model == "demo" and Path(DEMO_WEIGHTS).is_file():
+        args.weights = DEMO_WEIGHTS
+    if args.clip_stats is None and args.full and Path(CLIP_STATS).is_file():
+        args.clip_stats = CLIP_STATS
+    if not Path(args.clips).is_file():
+        raise SystemExit(f"{args.clips} is missing: run `make figures` first, or name a clip set with --clips")
     torch.set_num_threads(args.threads)
 
     from kernelvis.analysis.faithfulness import fit_clips
