@@ -5,7 +5,8 @@ tests) is checked for: every kernel's files, one summary.csv row per kernel, non
 kernel (in a copy) touches nothing else; a run killed mid-optimization resumes to the same arrays; and a dry
 run of config/paper.yaml with fake local weights and a Kinetics fixture lists the expected jobs.
 
-The tests that run the workflow are marked slow (minutes on 2 cores): `make test-all` runs them.
+The tests that run the workflow are marked slow (minutes on 2 cores; `make test-all` runs them); the dry run is
+in the fast suite.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _not_blank(png: Path) -> bool:
     return image.std() > 5.0
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_every_kernel_has_its_files(finished_run):
     for kernel_dir in kernel_dirs(finished_run):
         for name in ["optimal.npz", "optimal.gif", "decomposition.npz", "static.png", "motion.gif", "recon.gif",
@@ -86,6 +88,7 @@ def test_every_kernel_has_its_files(finished_run):
             assert np.all(decomposition["velocity"][0] == 0)
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
     for entry in load_test_config()["models"]:
         model_dir = finished_run / "results" / entry["name"]
@@ -109,6 +112,7 @@ def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
         assert _not_blank(model_dir / "dissection" / "dissection_counts.png")
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_kernel_properties_are_results_and_the_check_passes(finished_run):
     """The planted faulty kernels finish every rule: dead and silent are recorded, marked, counted."""
     statuses = {}
@@ -136,6 +140,7 @@ def test_kernel_properties_are_results_and_the_check_passes(finished_run):
     assert "faulty: " in log and "pass the optimality audit" in log and "conv/1 dead" in log
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_check_reports_a_missing_kernel_file(finished_run, tmp_path):
     copy = tmp_path / "results"
     shutil.copytree(finished_run / "results", copy)
@@ -145,6 +150,7 @@ def test_check_reports_a_missing_kernel_file(finished_run, tmp_path):
     assert check.returncode == 1 and "panel.png" in check.stdout
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_every_file_a_run_writes_is_declared_by_a_rule(finished_run, tmp_path):
     finished_run = own_copy(finished_run, tmp_path / "run")  # snakemake may write its own records in the run
     summary = run_snakemake(finished_run, "--summary").stdout.splitlines()
@@ -157,6 +163,7 @@ def test_every_file_a_run_writes_is_declared_by_a_rule(finished_run, tmp_path):
     assert not undeclared, sorted(undeclared)
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_path):
     kernel_dir = tmp_path / "kernel_0000"
     shutil.copytree(kernel_dirs(finished_run)[0], kernel_dir)
@@ -170,6 +177,7 @@ def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_pat
     assert summary.get("dsi") != 123.0 and "audit_pass" in summary
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_rerunning_one_kernel_touches_nothing_else(finished_run, tmp_path):
     finished_run = own_copy(finished_run, tmp_path / "run")  # the shared run stays as it was
     target_dir = kernel_dirs(finished_run)[0]
@@ -187,6 +195,7 @@ def test_rerunning_one_kernel_touches_nothing_else(finished_run, tmp_path):
     assert (target_dir / "summary.json").is_file()
 
 
+@pytest.mark.slow  # three runs of one kernel's optimization: minutes
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     """Kill snakemake while the optimization is running; nothing half-written survives and a resumed
     run ends with the same arrays as an uninterrupted one."""
