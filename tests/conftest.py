@@ -14,7 +14,8 @@ import pytest
 import torch
 
 # The fast suite's guard (tests/fast_suite_guard.py): its hooks, registered by being names in this conftest.
-from fast_suite_guard import pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401
+from fast_suite_guard import (  # noqa: F401
+    pytest_runtest_logreport, pytest_runtest_makereport, pytest_runtest_protocol, pytest_sessionfinish)
 
 torch.set_num_threads(1)
 os.environ.setdefault("KERNELVIS_NO_DOWNLOAD", "1")
