@@ -25,29 +25,32 @@ figures: $(STAMP)
 	PATH=$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 
 PYTEST := PATH=$(BIN):$$PATH $(BIN)/python -m pytest -n 2 --dist loadfile -q
-# pytest's exit status 5 is "no tests collected" (e.g. every slow test deselected by a -k of your own): not a failure.
-NO_TESTS_OK := status=$$?; [ $$status -eq 5 ] && echo "(no tests selected)" && status=0; exit $$status
+# pytest's exit status 5 is "no tests collected" (e.g. a -k of your own that leaves nothing): not a failure.
+NO_TESTS_OK := if [ $$status -eq 5 ]; then echo "(no tests selected)"; status=0; fi; exit $$status
 
-# The fast suite. tests/conftest.py fails it when a file's unmarked tests take over 30 s together, so a slow
-# test has to be marked @pytest.mark.slow (and runs in test-slow/test-all) instead of slowing this down.
+# The fast suite, for between two edits. tests/fast_suite_guard.py fails it when a file's unmarked tests take
+# over 30 CPU s together: a slow test is marked @pytest.mark.slow and runs in test-slow/test-all instead.
 test: $(STAMP)
-	$(PYTEST) -m "not slow" || { $(NO_TESTS_OK); }
-	@echo "make test: fast suite only; left out (pytest's 'deselected'): the tests marked slow (end-to-end workflow runs, training, SLURM, browser): make test-all runs everything"
+	@status=0; $(PYTEST) -m "not slow" || status=$$?; \
+	echo "make test: the fast suite; left out: the tests marked slow (end-to-end workflow runs, training, SLURM, browser; pytest's 'deselected'): run everything with make test-all"; \
+	$(NO_TESTS_OK)
 
-# Only the slow tests, with the opt-in system tests (SLURM: root, apt-get installs it if missing; browser:
-# Debian's chromium) switched on; each skips with a one-line reason where it cannot run.
+# Only the slow tests, with the opt-in system tests switched on (SLURM: root, apt-get installs it if missing;
+# browser: Debian's chromium); each skips with a one-line reason where it cannot run. The workflow, browser and
+# SLURM tests share one run of the tiny workflow (tests/conftest.py, tiny_workflow_run).
 test-slow: $(STAMP)
-	KERNELVIS_TEST_SLURM=1 KERNELVIS_TEST_BROWSER=1 $(PYTEST) -m slow || { $(NO_TESTS_OK); }
+	@status=0; KERNELVIS_TEST_SLURM=1 KERNELVIS_TEST_BROWSER=1 $(PYTEST) -m slow || status=$$?; $(NO_TESTS_OK)
 
-# Everything: the fast suite (with its time guard) and then the slow tests, as CI runs them.
+# Everything: the fast suite (with its guard), then the slow tests. CI (.ci/run) runs this.
 test-all: test test-slow
 
-# Only the SLURM test, opted in: brings up a one-node SLURM (root; apt-get installs it if missing).
+# Only the SLURM test, opted in: brings up a one-node SLURM (root; apt-get installs it if missing); it compares
+# with a local run of the whole tiny workflow, which it makes first.
 test-slurm: $(STAMP)
 	KERNELVIS_TEST_SLURM=1 PATH=$(BIN):$$PATH $(BIN)/python -m pytest -p no:xdist -q tests/test_slurm.py
 
 # Every benchmark script with its defaults: quick settings that read what `make figures` wrote (results/data/clips.npz,
-# results/demo/demo_model.pt, results/); each script's --full gives the full-size run its docs report.
+# results/demo/demo_model.pt, results/); the heavy ones take --full for the full-size runs their docs report.
 bench: $(STAMP)
 	PATH=$(BIN):$$PATH sh -c 'started=$$(date +%s); for script in benchmarks/*.py; do echo "== $$script"; \
 	begun=$$(date +%s); $(BIN)/python $$script || exit 1; \
