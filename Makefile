@@ -1,6 +1,6 @@
 # The two set-up commands: `make figures` and `make test`. Each bootstraps .venv first.
 # `make test` is the fast suite (every unit and known-answer test, minutes); `make test-all` adds the slow
-# system tests (the end-to-end workflow runs, training, SLURM, browser) and is what CI (.ci/run) runs.
+# system tests (the end-to-end workflow runs, SLURM, browser) and is what CI (.ci/run) runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -32,7 +32,7 @@ NO_TESTS_OK := if [ $$status -eq 5 ]; then echo "(no tests selected)"; status=0;
 # over 30 CPU s together: a slow test is marked @pytest.mark.slow and runs in test-slow/test-all instead.
 test: $(STAMP)
 	@status=0; $(PYTEST) -m "not slow" || status=$$?; \
-	echo "make test: the fast suite; left out: the tests marked slow (end-to-end workflow runs, training, SLURM, browser; pytest's 'deselected'): run everything with make test-all"; \
+	echo "make test: the fast suite; left out: the tests marked slow (end-to-end workflow runs, SLURM, browser; pytest's 'deselected'): run everything with make test-all"; \
 	$(NO_TESTS_OK)
 
 # Only the slow tests, with the opt-in system tests switched on (SLURM: root, apt-get installs it if missing;
