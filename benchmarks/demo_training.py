@@ -1,6 +1,6 @@
 """Demo-model training: held-out accuracy and time. Prints; asserts nothing.
 
-    .venv/bin/python benchmarks/demo_training.py          # quick: 2 epochs of 16 clips per class (~1-2 min)
+    .venv/bin/python benchmarks/demo_training.py          # quick: 6 epochs of 32 clips per class (about a minute)
     .venv/bin/python benchmarks/demo_training.py --full [--threads 2] [--seed 0] [--out-file results/demo/demo_model.pt]
 
 ``--full`` is the workflow's training (kernelvis train-demo's defaults, docs/data.md: 15+ minutes on a loaded
@@ -32,7 +32,7 @@ def main() -> None:
     from kernelvis.models.demo import build_demo_model
 
     torch.set_num_threads(args.threads)
-    quick = {} if args.full else {"epochs": 2, "train_clips_per_class": 16, "heldout_clips_per_class": 8}
+    quick = {} if args.full else {"epochs": 6, "train_clips_per_class": 32, "heldout_clips_per_class": 8}
     config = MotionTaskConfig(seed=args.seed, progress=True, **quick)
     load_before = os.getloadavg()[0]
     cpu_start, wall_start = time.process_time(), time.perf_counter()
