@@ -1,6 +1,10 @@
-"""Full-size demo-model training: held-out accuracy and time. Prints; asserts nothing.
+"""Demo-model training: held-out accuracy and time. Prints; asserts nothing.
 
-    .venv/bin/python benchmarks/demo_training.py [--threads 2] [--seed 0] [--out-file results/demo/demo_model.pt]
+    .venv/bin/python benchmarks/demo_training.py          # quick: 6 epochs of 32 clips per class (about a minute)
+    .venv/bin/python benchmarks/demo_training.py --full [--threads 2] [--seed 0] [--out-file results/demo/demo_model.pt]
+
+``--full`` is the workflow's training (kernelvis train-demo's defaults, docs/data.md: 15+ minutes on a loaded
+2-core machine); without it the same loop runs on a reduced task so `make bench` stays short.
 
 Reports wall time and this process's CPU time (on a shared machine the wall time mostly measures
 the other jobs), the 1-minute load average before and after, and held-out accuracy per class.
@@ -20,6 +24,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-file", default=None, help="also save the checkpoint here")
+    parser.add_argument("--full", action="store_true", help="the full-size training (train-demo's defaults)")
     args = parser.parse_args()
 
     from kernelvis.data.motion_task import MotionTaskConfig
@@ -27,7 +32,8 @@ def main() -> None:
     from kernelvis.models.demo import build_demo_model
 
     torch.set_num_threads(args.threads)
-    config = MotionTaskConfig(seed=args.seed, progress=True)
+    quick = {} if args.full else {"epochs": 6, "train_clips_per_class": 32, "heldout_clips_per_class": 8}
+    config = MotionTaskConfig(seed=args.seed, progress=True, **quick)
     load_before = os.getloadavg()[0]
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     torch.manual_seed(args.seed)

@@ -2,8 +2,11 @@
 kernels (DSI > 0.3 from the drifting-grating probe) whose visualized motion (stage 1 optimal input ->
 stage 2 decomposition -> direction_deg) lies within 30° of their preferred direction.
 
-    .venv/bin/python benchmarks/faithfulness_demo.py --weights results/demo/demo_model.pt
-    .venv/bin/python benchmarks/faithfulness_demo.py            # trains the demo model first (a few minutes)
+    .venv/bin/python benchmarks/faithfulness_demo.py            # after `make figures`: its demo weights, 2 kernels per layer, 128 steps
+    .venv/bin/python benchmarks/faithfulness_demo.py --full     # every kernel of every layer, 256 steps
+    .venv/bin/python benchmarks/faithfulness_demo.py --weights results/demo/demo_model.pt --kernels-per-layer 12
+
+Without weights (no --weights and no results/demo/demo_model.pt) it trains the demo model first (15+ minutes).
 
 Per layer, everything is batched: one grating sweep for all kernels, one optimization for all
 kernels, one batched decomposition. Prints the agreement table (markdown) and timings; with --out,
@@ -14,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+DEMO_WEIGHTS = "results/demo/demo_model.pt"  # the workflow's trained demo model (workflow/rules/weights.smk)
 
 
 def load_or_train_demo(weights: str | None, seed: int):
@@ -64,16 +70,28 @@ def main() -> None:
     from kernelvis.analysis.faithfulness import format_agreement_table, layer_agreement, save_faithfulness
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default=None, help="demo checkpoint (default: train one now)")
+    parser.add_argument("--weights", default=None,
+                        help=f"demo checkpoint (default: {DEMO_WEIGHTS}, what `make figures` trains, else train one now)")
     parser.add_argument("--layers", nargs="+", default=["conv1", "conv2", "conv3", "conv4"])
-    parser.add_argument("--kernels-per-layer", type=int, default=None, help="first N kernels of each layer (default: all)")
-    parser.add_argument("--steps", type=int, default=256, help="stage-1 optimization steps")
+    parser.add_argument("--kernels-per-layer", type=int, default=None,
+                        help="first N kernels of each layer (default: 2; --full: all)")
+    parser.add_argument("--full", action="store_true", help="every kernel of every layer")
+    parser.add_argument("--steps", type=int, default=None, help="stage-1 optimization steps (default 128; --full: 256)")
     parser.add_argument("--decompose-steps", type=int, default=100)
     parser.add_argument("--directions", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out-file", default=None, help="write faithfulness.csv (and faithfulness_layers.csv beside it) here")
     args = parser.parse_args()
+    if not args.full:  # quick: 2 kernels per layer at half the steps (all 4 kernels at 256 steps took > 10 CPU min)
+        if args.kernels_per_layer is None:
+            args.kernels_per_layer = 2
+        if args.steps is None:
+            args.steps = 128
+    if args.steps is None:
+        args.steps = 256
+    if args.weights is None and Path(DEMO_WEIGHTS).is_file():
+        args.weights = DEMO_WEIGHTS
     torch.set_num_threads(args.threads)
 
     from kernelvis.models.layers import layer_channels

@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
 import torch
 
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TARGETS = ("transnetv2:SDDCNN.0.DDCNN.0.Conv3D_1.layers.1", "transnetv2:SDDCNN.0.DDCNN.0.Conv3D_2.layers.1")
 DEMO_TARGETS = ("demo:conv1", "demo:conv2")
 WORKFLOW_SETTINGS = {  # config/config.yaml: optimize, and the per-model overrides
@@ -138,11 +140,14 @@ def print_row(name, rows, seconds):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", nargs="+", default=None, metavar="MODEL:LAYER",
-                        help=f"whole layers to audit (default: {' '.join(DEFAULT_TARGETS)}, plus "
-                             f"{' '.join(DEMO_TARGETS)} with --demo-weights)")
+                        help=f"whole layers to audit (default: {DEFAULT_TARGETS[0]} and {DEMO_TARGETS[0]}; --full: "
+                             f"{' '.join(DEFAULT_TARGETS + DEMO_TARGETS)})")
+    parser.add_argument("--full", action="store_true", help="every default layer (about 10 CPU minutes)")
     parser.add_argument("--kernels", type=int, nargs="+", default=None, help="default: every kernel of each layer")
-    parser.add_argument("--demo-weights", default=None, help="trained demo weights (kernelvis train-demo)")
-    parser.add_argument("--clips", required=True, help="clip set for the best natural clip")
+    parser.add_argument("--demo-weights", default=str(ROOT / "results" / "demo" / "demo_model.pt"),
+                        help="trained demo weights (default: the run's; the demo layers are skipped without them)")
+    parser.add_argument("--clips", default=str(ROOT / "results" / "data" / "clips.npz"),
+                        help="clip set for the best natural clip (default: the run's, after make figures)")
     parser.add_argument("--steps", type=int, default=None, help="override the workflow's steps")
     parser.add_argument("--restarts", type=int, default=None, help="override the workflow's restarts")
     parser.add_argument("--threads", type=int, default=1)
@@ -159,7 +164,10 @@ def main() -> None:
     from kernelvis.models.zoo import load_model
     from kernelvis.optimize.api import OptimizeConfig
 
-    targets = args.targets or list(DEFAULT_TARGETS) + (list(DEMO_TARGETS) if args.demo_weights else [])
+    if not Path(args.clips).is_file():
+        raise SystemExit(f"{args.clips} not found: run `make figures` first or pass --clips")
+    demo = list(DEMO_TARGETS if args.full else DEMO_TARGETS[:1]) if Path(args.demo_weights).is_file() else []
+    targets = args.targets or list(DEFAULT_TARGETS if args.full else DEFAULT_TARGETS[:1]) + demo
     raw_clips = load_clips(args.clips)[0]
     models = {}
     print("| model layer: row | kernels | audit pass | silent | median ratio | min ratio | CPU s/kernel |")

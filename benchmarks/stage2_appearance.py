@@ -9,7 +9,8 @@ form), the change shares (motion / appearance / residual; "before" has no appear
 standardized frames), "after" the default configuration.
 
 Usage: python benchmarks/stage2_appearance.py [DIR ...] [--synthetic] [--threads 1] [--grid 3]
-DIR: searched recursively for optimal.npz (e.g. a run's results/ or /tmp/stage2/optimal).
+DIR: searched recursively for optimal.npz (e.g. a run's results/ or /tmp/stage2/optimal). Without DIR: the
+optimal inputs under results/ (after `make figures`), else the synthetic stimuli.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--grid", type=int, default=DecomposeConfig().appearance_grid)
     args = parser.parse_args()
+    if not args.directories and not args.synthetic:
+        if Path("results").is_dir() and any(Path("results").rglob("optimal.npz")):
+            args.directories = ["results"]  # the default run's optimal inputs
+        else:
+            print("no DIR and no optimal.npz under results/ (run `make figures`): the synthetic stimuli only")
+            args.synthetic = True
     torch.set_num_threads(args.threads)
     clips = {**(synthetic_clips() if args.synthetic else {}), **optimal_clips(args.directories)}
     before_config, after_config = DecomposeConfig.before_issue16(), DecomposeConfig(appearance_grid=args.grid)

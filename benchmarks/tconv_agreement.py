@@ -8,7 +8,8 @@ read-out, so the channel-mean objective is not linear). For each filter: stage 1
 and ``kernelvis.decompose.stats.motion_summary``; the stated direction comes from
 ``kernelvis.baselines.tconv_analysis.stated_motion``.
 
-    .venv/bin/python benchmarks/tconv_agreement.py            # 8 directions, 1 px/frame
+    .venv/bin/python benchmarks/tconv_agreement.py            # 4 directions, 1 px/frame (a few minutes)
+    .venv/bin/python benchmarks/tconv_agreement.py --full     # 8 directions (docs/baselines.md: ~11 minutes)
     .venv/bin/python benchmarks/tconv_agreement.py --trained W  # also the clearest conv2 kernels of a trained demo3t
 """
 
@@ -104,7 +105,8 @@ def print_rows(title: str, rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--directions", type=int, default=8)
+    parser.add_argument("--directions", type=int, default=None, help="planted directions (default 4; --full: 8)")
+    parser.add_argument("--full", action="store_true", help="8 planted directions, as docs/baselines.md reports")
     parser.add_argument("--speed", type=float, default=1.0, help="planted px/frame")
     parser.add_argument("--slice", default="dog", choices=["dog", "texture"], help="the planted k0")
     parser.add_argument("--steps", type=int, default=150, help="stage-1 steps")
@@ -117,6 +119,8 @@ def main() -> None:
     parser.add_argument("--no-planted", action="store_true", help="only the trained model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.directions is None:
+        args.directions = 8 if args.full else 4
     started = time.perf_counter()
     optimize = OptimizeConfig(steps=args.steps, param=args.param, seed=args.seed,
                               transforms=TransformConfig(jitter_frames=args.jitter_frames))

@@ -4,8 +4,9 @@ Variants: ``shift`` (random initial drift per filter, the train-3t default), ``i
 3TConv paper's identity initialization) and ``demo3d`` (the ordinary 3D demo, for reference).
 Same data, seed and training loop (``kernelvis.training.train_motion_model``) for all.
 
-    .venv/bin/python benchmarks/train_3t.py                      # full size: 13 classes, 16x48x48, 5 epochs
-    .venv/bin/python benchmarks/train_3t.py --variants shift --save-dir /tmp/demo3t
+    .venv/bin/python benchmarks/train_3t.py                      # quick: 1 epoch of 16 clips per class
+    .venv/bin/python benchmarks/train_3t.py --full               # full size: the motion task's defaults
+    .venv/bin/python benchmarks/train_3t.py --full --variants shift --save-dir /tmp/demo3t
 """
 
 from __future__ import annotations
@@ -36,15 +37,21 @@ def build(variant: str, classes: int, seed: int, shift_std: float):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["shift", "identity", "demo3d"])
-    parser.add_argument("--epochs", type=int, default=MotionTaskConfig.epochs)
-    parser.add_argument("--clips-per-class", type=int, default=MotionTaskConfig.train_clips_per_class)
+    parser.add_argument("--full", action="store_true", help="the motion task's full size (an hour on 1 thread)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 1, with --full the task's own")
+    parser.add_argument("--clips-per-class", type=int, default=None, help="default: 16, with --full the task's own")
     parser.add_argument("--shift-std", type=float, default=0.7, help="px/frame, for the shift variant")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--save-dir", default=None, help="also save each variant's state dict here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = MotionTaskConfig(epochs=args.epochs, train_clips_per_class=args.clips_per_class, seed=args.seed)
+    full = MotionTaskConfig()
+    epochs = args.epochs or (full.epochs if args.full else 1)
+    clips_per_class = args.clips_per_class or (full.train_clips_per_class if args.full else 16)
+    heldout = full.heldout_clips_per_class if args.full else 8
+    config = MotionTaskConfig(epochs=epochs, train_clips_per_class=clips_per_class, heldout_clips_per_class=heldout,
+                              seed=args.seed)
     print(f"motion task: {len(config.classes)} classes, {config.train_clips_per_class}/class train, "
           f"{config.heldout_clips_per_class}/class held out, {config.frames}x{config.size}x{config.size}, "
           f"{config.epochs} epochs, {args.threads} threads")

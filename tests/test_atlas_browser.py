@@ -1,6 +1,7 @@
 """The atlas in a real browser: Debian's ``chromium`` in headless mode.
 
-Opt-in (it runs the tiny workflow, a few minutes): ``KERNELVIS_TEST_BROWSER=1``; skipped with one line when
+Opt-in (it needs the tiny workflow's results, a few minutes, shared with tests/test_workflow.py through the
+session's tiny_workflow_run in tests/conftest.py): ``KERNELVIS_TEST_BROWSER=1``; skipped with one line when
 chromium is absent. ``KERNELVIS_ATLAS_RESULTS=path/to/results`` reuses a finished ``.test`` run instead of
 running the workflow. Every page is loaded with ``?selfcheck``: the page's own script then loads every picture
 and video it references and writes what failed, the errors it saw and the order of the visible cards into a
@@ -21,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
 
 pytestmark = [
@@ -51,26 +50,17 @@ def self_check(tmp_path: Path, page: Path, fragment: str = "") -> dict:
     return json.loads(match.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
 
 
-def run_test_workflow(workdir: Path) -> Path:
-    environment = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
-    command = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TEST_CONFIG), "--cores", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1800)
-    assert result.returncode == 0, f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-4000:]}"
-    return workdir / "results"
-
-
 @pytest.fixture(scope="module")
-def atlas(tmp_path_factory):
-    """The atlas of the .test run, rebuilt after planting audit results: energy kernel 2 fails, the rest pass."""
+def atlas(request, tmp_path_factory):
+    """The atlas of the .test run, rebuilt after planting audit results: energy kernel 2 fails, the rest pass.
+    Planted in a copy: the shared run (tiny_workflow_run) is read by other tests at the same time."""
     given = os.environ.get("KERNELVIS_ATLAS_RESULTS")
     root = tmp_path_factory.mktemp("atlas_browser")
-    if given:
-        results = root / "results"
-        shutil.copytree(given, results, ignore=shutil.ignore_patterns("atlas"))
-    else:
-        results = run_test_workflow(root)
-        assert (results / "atlas" / "index.html").is_file(), "the workflow did not build the atlas"
+    if not given:  # requested here, not as an argument: KERNELVIS_ATLAS_RESULTS must not cost a workflow run
+        given = request.getfixturevalue("tiny_workflow_run") / "results"
+        assert (given / "atlas" / "index.html").is_file(), "the workflow did not build the atlas"
+    results = root / "results"
+    shutil.copytree(given, results, ignore=shutil.ignore_patterns("atlas"))
     summaries = sorted(results.glob("*/*/kernel_*/summary.json"))
     for path in summaries:
         summary = json.loads(path.read_text())

@@ -67,7 +67,6 @@ def _run_kernel(tmp_path, steps: int, clips, weaken: bool = False) -> dict:
     return json.loads((out / "stage_audit.json").read_text())
 
 
-@pytest.mark.slow
 def test_a_weakened_optimal_input_is_flagged_and_a_real_one_passes(tmp_path, clip_set):
     weak = _run_kernel(tmp_path, 1, clip_set, weaken=True)
     assert weak["audit_pass"] is False and weak["optimal_vs_best_grating"] < 0.5

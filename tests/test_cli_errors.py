@@ -151,11 +151,3 @@ def test_one_cli_grammar_over_every_command():
     assert commands_with("--index") <= commands_with("--clips")  # one clip is --clips PATH --index N|best
     for name in ("--clip", "--video", "--dir"):
         assert not commands_with(name)
-
-
-def test_refine_reads_explicit_inputs_and_writes_into_out():
-    from kernelvis.cli import build_parser
-
-    args = build_parser().parse_args(["refine", "--model", "planted", "--layer", "energy", "--kernel", "0", "--out",
-                                      "k", "--optimal", "a/optimal.npz", "--decomposition", "b/decomposition.npz"])
-    assert (args.out, args.optimal, args.decomposition) == ("k", "a/optimal.npz", "b/decomposition.npz")

@@ -162,7 +162,6 @@ def test_non_square_clip_decomposes_with_shares():
     assert interior_epe(fits[1].velocity, moving.velocity[:, :height]) < 0.1
 
 
-@pytest.mark.slow
 def test_pure_translation_in_eight_directions_stays_motion():
     speeds = [0.5, 3.0, 1.2, 2.5, 0.8, 2.0, 1.6, 2.8]
     directions = [0, 45, 90, 135, 180, 225, 270, 315]

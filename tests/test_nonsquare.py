@@ -4,7 +4,6 @@ a model that modifies in place a tensor autograd needs."""
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from kernelvis.cli import main
@@ -75,7 +74,6 @@ def test_gratings_and_dots_at_a_non_square_shape_move_as_asked():
     np.testing.assert_allclose(dots.velocity[moving], np.tile([0.0, -2.0], (moving.sum(), 1)), atol=1e-6)
 
 
-@pytest.mark.slow
 def test_visualize_runs_end_to_end_on_a_non_square_model(tmp_path):
     torch.set_num_threads(1)
     model_file = tmp_path / "tiny.py"

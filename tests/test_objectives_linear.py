@@ -8,7 +8,6 @@ ReLU (a nonlinear layer: ``auto`` keeps the paper's channel mean) must do the sa
 """
 
 import numpy as np
-import pytest
 import torch
 import torch.nn as nn
 
@@ -53,14 +52,12 @@ def test_the_linearity_probe_tells_a_conv_from_its_relu():
     assert not relu.affine and relu.superposition_error > 1e-2
 
 
-@pytest.mark.slow
 def test_linear_gabor_at_its_conv_drifts_in_the_planted_direction():
     errors, objectives = drift_errors(linear_gabor_model(rectified_layer=False), "0")
     assert set(objectives) == {"rectified"}
     assert max(errors) <= 20.0, errors
 
 
-@pytest.mark.slow
 def test_linear_gabor_after_its_relu_drifts_in_the_planted_direction():
     errors, objectives = drift_errors(linear_gabor_model(rectified_layer=True), "1")
     assert set(objectives) == {"channel"}

@@ -99,3 +99,17 @@ def test_a_kernel_set_reads_back_what_it_wrote_the_same_as_from_memory(tmp_path)
             for key in left.files:
                 np.testing.assert_array_equal(left[key], right[key], err_msg=key)
         assert (a / "stage_decompose.json").read_text() == (b / "stage_decompose.json").read_text()
+
+
+def test_the_workflow_merges_the_stages_in_the_one_lists_order(tmp_path):
+    """What the workflow really runs: a dry run's kernel_summary job merges every stage record (the .test config
+    enables every stage) in the order of kernelvis.stages.STAGES, the order they are merged in."""
+    command = [str(Path(sys.executable).parent / "snakemake"), "-n", "-p", "--forceall", "-s", str(ROOT / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(ROOT / ".test" / "config" / "config.yaml"),
+               "--cores", "1", "results/planted/energy/kernel_0000/summary.json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    merged = [line for line in (result.stdout + result.stderr).splitlines() if "kernelvis figures kernel" in line]
+    assert len(merged) == 1, merged
+    order = re.search(r"--stages ([\w ]+?) >", merged[0]).group(1).split()
+    assert order == list(stages.STAGES), f"the workflow merges {order}, kernelvis.stages.STAGES is {stages.STAGES}"

@@ -14,7 +14,7 @@ BLOCK = re.compile(r"^```(?:bash|sh|shell)?\n(.*?)^```", re.M | re.S)
 
 LONG = {
     "make figures": "the whole default run (about 20 min on 2 cores)",
-    "make test": "the test suite itself",
+    "make test": "the test suite itself (make test, make test-all)",
     ".venv/bin/kernelvis visualize --model planted --layer energy --kernel 2": "a full-length optimization of one "
                                                                                 "kernel (minutes on 2 cores)",
 }

@@ -99,21 +99,29 @@ def _planted_file(tmp_path):
     return f"{source}:build"
 
 
-def test_refine_command_writes_outputs_and_its_stage_record(tmp_path, capsys):
-    from kernelvis.cli import main
+def _save_stage_inputs(optimal_dir, decomposition_dir):
+    """optimal.npz and decomposition.npz of kernel 0's preferred grating moving its way, as stages 1 and 2 write them."""
     from kernelvis.io import save_npz
 
-    kernel_dir = tmp_path / "kernel_0000"
     canvas, displacement = grating_canvas(DIRECTIONS_DEG[0]), translation(DIRECTIONS_DEG[0], 1.0)
     with torch.no_grad():
         video = render(torch.from_numpy(canvas), torch.from_numpy(displacement), MARGIN)[0].permute(1, 2, 3, 0).numpy()
+    save_npz(optimal_dir / "optimal.npz", video=video, activation=np.float32(0.0))
+    save_npz(decomposition_dir / "decomposition.npz", static=canvas[MARGIN:-MARGIN, MARGIN:-MARGIN],
+             static_canvas=canvas, margin_px=np.int64(MARGIN), displacement=displacement,
+             velocity=np.zeros_like(displacement), recon=video)
+
+
+def test_refine_command_writes_outputs_and_its_stage_record(tmp_path, capsys):
+    from kernelvis.cli import main
+
+    kernel_dir = tmp_path / "kernel_0000"
     spec = _planted_file(tmp_path)
     arguments = ["refine", "--model", spec, "--layer", "energy", "--kernel", "0", "--out", str(kernel_dir), "--steps", "3"]
     assert main(arguments) == 1  # nothing to refine yet: one clear line, no output
     assert "optimal.npz" in capsys.readouterr().err and not kernel_dir.exists()
-    save_npz(kernel_dir / "optimal.npz", video=video, activation=np.float32(0.0))
-    save_npz(kernel_dir / "decomposition.npz", static=canvas[MARGIN:-MARGIN, MARGIN:-MARGIN], static_canvas=canvas,
-             margin_px=np.int64(MARGIN), displacement=displacement, velocity=np.zeros_like(displacement), recon=video)
+    kernel_dir.mkdir()
+    _save_stage_inputs(kernel_dir, kernel_dir)
     assert main(arguments + ["--kernel", "7"]) == 1  # out of range
     assert not (kernel_dir / "refined.npz").exists()
     assert main(arguments) == 0
@@ -132,13 +140,30 @@ def test_refine_command_writes_outputs_and_its_stage_record(tmp_path, capsys):
     stage = json.loads((kernel_dir / "stage_refine.json").read_text())
     assert stage["kernel"] == 1 and stage["motion_reliance"] < 0.2
     assert not (kernel_dir / "summary.json").exists()
-    # what it reads can be named: --optimal/--decomposition elsewhere, the outputs go to --out only
-    elsewhere = tmp_path / "elsewhere"
-    assert main(["refine", "--model", spec, "--layer", "energy", "--kernel", "0", "--out", str(elsewhere),
-                 "--optimal", str(kernel_dir / "optimal.npz"), "--decomposition", str(kernel_dir / "decomposition.npz"),
-                 "--steps", "1"]) == 0
-    assert sorted(path.name for path in elsewhere.iterdir()) == sorted(
-        ["motion_refined.gif", "refined.npz", "stage_refine.json", "texture.png"])
+
+
+def test_refine_reads_explicit_inputs_and_writes_into_out(tmp_path):
+    """--optimal and --decomposition name the inputs wherever they are (here two other directories); every
+    output goes to --out, which holds no inputs, and nothing is written beside the inputs."""
+    from kernelvis.cli import main
+
+    optimal_dir, decomposition_dir, out = tmp_path / "stage1", tmp_path / "stage2", tmp_path / "refined"
+    optimal_dir.mkdir()
+    decomposition_dir.mkdir()
+    _save_stage_inputs(optimal_dir, decomposition_dir)
+    assert main(["refine", "--model", _planted_file(tmp_path), "--layer", "energy", "--kernel", "0", "--out", str(out),
+                 "--optimal", str(optimal_dir / "optimal.npz"), "--decomposition",
+                 str(decomposition_dir / "decomposition.npz"), "--steps", "1"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["motion_refined.gif", "refined.npz", "stage_refine.json",
+                                                           "texture.png"]
+    assert [path.name for path in optimal_dir.iterdir()] == ["optimal.npz"]
+    assert [path.name for path in decomposition_dir.iterdir()] == ["decomposition.npz"]
+    summary = json.loads((out / "stage_refine.json").read_text())
+    # the refinement started from the given decomposition: the planted grating moving the kernel's way
+    assert summary["kernel"] == 0 and summary["refine_activation"] >= summary["refine_activation_start"] > 0
+    with np.load(out / "refined.npz") as refined, np.load(decomposition_dir / "decomposition.npz") as given:
+        assert refined["displacement"].shape == given["displacement"].shape == (FRAMES, SIZE, SIZE, 2)
+        assert refined["static"].shape == given["static"].shape
 
 
 def test_after_stages_one_and_two_the_planted_motion_is_recovered():

@@ -300,7 +300,6 @@ def test_stage1_raises_the_activation_of_block3_conv5():
 
 # --- the paper workflow ------------------------------------------------------------------------
 
-@pytest.mark.slow
 def test_paper_config_dry_run_lists_the_vqvae_jobs(tmp_path):
     paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     (entry,) = [e for e in paper["models"] if e["name"] == NAME]

@@ -1,9 +1,12 @@
 """The Snakemake workflow, run for real on the tiny CI config (.test/config/config.yaml).
 
-One end-to-end run (module-scoped fixture) is checked for: every kernel's files, one summary.csv row per
-kernel, non-blank figures; re-running one kernel touches nothing else; a run killed mid-optimization
-resumes to the same arrays; and a dry run of config/paper.yaml with fake local weights and a Kinetics
-fixture lists the expected jobs.
+One end-to-end run (the session's tiny_workflow_run, tests/conftest.py, shared with the browser and SLURM
+tests) is checked for: every kernel's files, one summary.csv row per kernel, non-blank figures; re-running one
+kernel (in a copy) touches nothing else; a run killed mid-optimization resumes to the same arrays; and a dry
+run of config/paper.yaml with fake local weights and a Kinetics fixture lists the expected jobs.
+
+The tests that run the workflow are marked slow (minutes on 2 cores; `make test-all` runs them); the dry run is
+in the fast suite.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,13 +52,18 @@ def kernel_dirs(root: Path) -> list[Path]:
             for entry in load_test_config()["models"] for layer, kernels in entry["layers"].items() for kernel in kernels]
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    started = time.perf_counter()
-    run_snakemake(workdir)
-    print(f"whole test DAG: {time.perf_counter() - started:.1f} s")
-    return workdir
+@pytest.fixture
+def finished_run(tiny_workflow_run):
+    """The session's one run of the whole test DAG (tests/conftest.py), shared with the browser and SLURM
+    tests: read it, never change it (a test that does works on a copy, see own_copy)."""
+    return tiny_workflow_run
+
+
+def own_copy(workdir: Path, destination: Path) -> Path:
+    """A private copy of a finished run, .snakemake/ included, with every modification time kept (copytree's
+    copy2), so snakemake sees it as the same finished run."""
+    shutil.copytree(workdir, destination, symlinks=True)
+    return destination
 
 
 def _not_blank(png: Path) -> bool:
@@ -64,6 +73,7 @@ def _not_blank(png: Path) -> bool:
     return image.std() > 5.0
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_every_kernel_has_its_files(finished_run):
     for kernel_dir in kernel_dirs(finished_run):
         for name in ["optimal.npz", "optimal.gif", "decomposition.npz", "static.png", "motion.gif", "recon.gif",
@@ -78,6 +88,7 @@ def test_every_kernel_has_its_files(finished_run):
             assert np.all(decomposition["velocity"][0] == 0)
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
     for entry in load_test_config()["models"]:
         model_dir = finished_run / "results" / entry["name"]
@@ -101,6 +112,7 @@ def test_summary_csv_has_a_row_per_kernel_and_figures_exist(finished_run):
         assert _not_blank(model_dir / "dissection" / "dissection_counts.png")
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_kernel_properties_are_results_and_the_check_passes(finished_run):
     """The planted faulty kernels finish every rule: dead and silent are recorded, marked, counted."""
     statuses = {}
@@ -128,9 +140,8 @@ def test_kernel_properties_are_results_and_the_check_passes(finished_run):
     assert "faulty: " in log and "pass the optimality audit" in log and "conv/1 dead" in log
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_check_reports_a_missing_kernel_file(finished_run, tmp_path):
-    import shutil
-
     copy = tmp_path / "results"
     shutil.copytree(finished_run / "results", copy)
     (copy / "faulty" / "conv" / "kernel_0000" / "panel.png").unlink()
@@ -139,7 +150,9 @@ def test_check_reports_a_missing_kernel_file(finished_run, tmp_path):
     assert check.returncode == 1 and "panel.png" in check.stdout
 
 
-def test_every_file_a_run_writes_is_declared_by_a_rule(finished_run):
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
+def test_every_file_a_run_writes_is_declared_by_a_rule(finished_run, tmp_path):
+    finished_run = own_copy(finished_run, tmp_path / "run")  # snakemake may write its own records in the run
     summary = run_snakemake(finished_run, "--summary").stdout.splitlines()
     declared = {line.split("\t")[0] for line in summary if "\t" in line and not line.startswith("output_file")}
     directories = [path for path in declared if (finished_run / path).is_dir()]
@@ -150,9 +163,8 @@ def test_every_file_a_run_writes_is_declared_by_a_rule(finished_run):
     assert not undeclared, sorted(undeclared)
 
 
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
 def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_path):
-    import shutil
-
     kernel_dir = tmp_path / "kernel_0000"
     shutil.copytree(kernel_dirs(finished_run)[0], kernel_dir)
     (kernel_dir / "stage_stale.json").write_text(json.dumps({"dsi": 123.0}))
@@ -165,7 +177,9 @@ def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_pat
     assert summary.get("dsi") != 123.0 and "audit_pass" in summary
 
 
-def test_rerunning_one_kernel_touches_nothing_else(finished_run):
+@pytest.mark.slow  # the shared run of the whole tiny DAG: minutes
+def test_rerunning_one_kernel_touches_nothing_else(finished_run, tmp_path):
+    finished_run = own_copy(finished_run, tmp_path / "run")  # the shared run stays as it was
     target_dir = kernel_dirs(finished_run)[0]
     before = {path: path.stat().st_mtime_ns for path in (finished_run / "results").rglob("*") if path.is_file()}
     for name in ["summary.json", "panel.png", "panel.gif", "decomposition.npz", "stage_decompose.json"]:
@@ -181,6 +195,7 @@ def test_rerunning_one_kernel_touches_nothing_else(finished_run):
     assert (target_dir / "summary.json").is_file()
 
 
+@pytest.mark.slow  # three runs of one kernel's optimization: minutes
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     """Kill snakemake while the optimization is running; nothing half-written survives and a resumed
     run ends with the same arrays as an uninterrupted one."""
