@@ -34,7 +34,8 @@ def planted_rows() -> list[dict]:
                      "motion_share": 0.5, "appearance_share": 0.3, "residual_share": 0.2,
                      "preferred_direction_deg": preferred[k], "dsi": 0.5 if k < 6 else 0.1})
     # the long layer: 0-1 dead, 2 diverged (out of every statistic but the counts, even with numbers that would
-    # count), 3 silent (counts, passes), 4-9 ok (4, 5 fail the audit); speeds 2, 2, 2, 4, 4, 4, 6 for 3..9
+    # count), 3 silent (not audited either: nothing of it is positive; its speeds count), 4-9 ok (4, 5 fail the
+    # audit); speeds 2, 2, 2, 4, 4, 4, 6 for 3..9
     for k in range(10):
         status = "dead" if k < 2 else "diverged" if k == 2 else "silent" if k == 3 else "ok"
         rows.append({"model": "toy", "layer": LONG, "kernel": k, "status": status,
@@ -88,8 +89,8 @@ def test_layer_table_gives_the_planted_numbers(summary_csv):
     assert (conv1["agreeing"], conv1["direction_selective"], conv1["agreement"]) == (3, 6, 0.5)
 
     assert (long["kernels"], long["ok"], long["silent"], long["dead"], long["diverged"]) == (10, 6, 1, 2, 1)
-    assert (long["audit_passing"], long["audited"]) == (5, 7)  # dead and diverged are not audited
-    assert long["audit_share"] == pytest.approx(5 / 7)
+    assert (long["audit_passing"], long["audited"]) == (4, 6)  # dead, diverged and silent are not audited
+    assert long["audit_share"] == pytest.approx(4 / 6)
     assert long["measured"] == 7
     assert long["speed_median"] == 4.0 and long["speed_q1"] == 2.0 and long["speed_q3"] == 4.0
     assert long["motion_share_mean"] == pytest.approx(0.2) and long["appearance_share_mean"] == pytest.approx(0.7)
@@ -145,7 +146,7 @@ def test_markdown_table_reports_counts(summary_csv):
     lines = markdown_table(layer_table(read_summary_csv(summary_csv))).splitlines()
     assert len(lines) == 2 + 3
     assert lines[2] == ("| conv1 | 10 | 10 ok | 8/10 | 5.50 [3.25–7.75] | 0.50 / 0.30 / 0.20 | 3/6 |")
-    assert lines[3].startswith(f"| {LONG} | 10 | 6 ok, 1 silent, 2 dead, 1 diverged | 5/7 | 4.00 [2.00–4.00] |")
+    assert lines[3].startswith(f"| {LONG} | 10 | 6 ok, 1 silent, 2 dead, 1 diverged | 4/6 | 4.00 [2.00–4.00] |")
     assert lines[4].endswith("| – | 0.50 [0.50–0.50] | 0.80 / 0.10 / 0.10 | – |")
 
 

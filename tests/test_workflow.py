@@ -25,6 +25,8 @@ import numpy as np
 import pytest
 import yaml
 
+from kernelvis.kernel_sets import chunks
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
@@ -246,15 +248,23 @@ def test_paper_config_dry_run_lists_the_expected_jobs(tmp_path):
     annotations.write_text("label,youtube_id,time_start,time_end,split\n"
                            + "".join(f"{label},abcdefghij{i},0,10,val\n" for i, label in enumerate(paper["data"]["classes"])))
     result = run_snakemake(tmp_path, "-n", configfile=REPO / "config" / "paper.yaml")
-    counts = {}
+    jobs = {}  # the job-stats table (snakemake may print it twice): rule -> count
     for line in result.stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
+            jobs[parts[0]] = int(parts[1])
+    counts = {}  # per-chunk rules <stage>__<model>__<layer>__<chunk>, summed by stage
+    for rule, count in jobs.items():
+        counts[rule.split("__")[0]] = counts.get(rule.split("__")[0], 0) + count
     n_kernels = sum(len(kernels) for entry in paper["models"] for kernels in entry["layers"].values())
     assert n_kernels == 81  # 75 + the VQ-VAE's 2 layers x 3 kernels
-    for rule in ["optimize", "decompose", "refine", "tuning", "kernel_summary", "deconvnet", "suppress"]:
-        assert counts.get(rule) == n_kernels, (rule, counts)
+    # kernels_per_job: 64 puts each layer's listed kernels into one job per stage
+    n_chunks = sum(len(chunks(kernels, paper["kernels_per_job"])) for entry in paper["models"]
+                   for kernels in entry["layers"].values())
+    assert n_chunks == sum(len(entry["layers"]) for entry in paper["models"])
+    for stage in ["optimize", "decompose", "refine", "tuning", "texture_tuning", "audit", "kernel_summary", "deconvnet"]:
+        assert counts.get(stage) == n_chunks, (stage, counts)
+    assert counts.get("suppress") == n_kernels, counts  # a per-kernel baseline
     assert counts.get("sample_clips") == 1 and "synthetic_clips" not in counts and "train_demo" not in counts
     assert "fetch_weights" not in counts  # local weights are used as they are
     for rule in ["summary_table", "depth_grid", "motion_vs_depth", "dissect", "invert"]:

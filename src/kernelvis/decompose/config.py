@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DecomposeConfig:
-    steps: int = 300
+    steps: int = 100
     """joint refinement steps of I and D (after the pairwise-flow initialization)"""
     lr: float = 0.01
     """Adam learning rate of the joint refinement (px for D, intensity for I)"""
