@@ -10,6 +10,10 @@ from kernelvis.cli import main as cli_main
 from kernelvis.io import save_npz
 from kernelvis.provenance import read_provenance
 
+# ~35 CPU s: with paper preprocessing every clip is upsampled to 32x224x224, and stage 1's search for the audit's
+# references runs the whole tuning sweep (about 200 stimuli) that way, as does the tuning stage
+pytestmark = pytest.mark.slow
+
 MODEL_FILE = '''
 import torch.nn as nn
 
