@@ -22,8 +22,17 @@ TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 PROVENANCE_FREE = {"provenance"}  # paths and versions of the run, not results
 
 
+def _updated(base: dict, update: dict) -> dict:
+    """A --configfile over the embedded default, as snakemake merges them: mappings key by key, the rest replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = _updated(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
 def _visualize_with_the_workflows_settings(workdir: Path, out: Path, model: str, layer: str, kernel: int):
-    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config = _updated(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                      yaml.safe_load(TEST_CONFIG.read_text()))
     entry = next(entry for entry in config["models"] if entry["name"] == model)
     assert config.get("kernels_per_job", 1) == 1 and entry.get("kernels_per_job", 1) == 1
 
@@ -34,6 +43,7 @@ def _visualize_with_the_workflows_settings(workdir: Path, out: Path, model: str,
                 for key in ("steps", "restarts", "param", "lr", "objective", "early_stop", "preprocessing", "seed")]
     assert setting("decompose", "seed") == setting("refine", "seed") == setting("optimize", "seed")
     tuning = config["tuning"].get("options", "").replace("--", "--tuning-").split()
+    tuning += config["texture_tuning"].get("options", "").replace("--", "--texture-").split()
     command = [str(BIN / "kernelvis"), "visualize", "--model", entry["spec"], "--layer", layer, "--kernel",
                str(kernel), "--out", str(out), *optimize, "--decompose-steps", str(setting("decompose", "steps")),
                "--refine-steps", str(setting("refine", "steps")), *tuning,

@@ -171,9 +171,8 @@ def test_a_stale_stage_file_does_not_leak_into_the_summary(finished_run, tmp_pat
     shutil.copytree(kernel_dirs(finished_run)[0], kernel_dir)
     (kernel_dir / "stage_stale.json").write_text(json.dumps({"dsi": 123.0}))
     (kernel_dir / "stage_tuning.json").write_text(json.dumps({"dsi": 123.0}))  # left over from an older config
-    stages = [str(kernel_dir / f"stage_{name}.json") for name in ("optimize", "decompose", "audit")]
-    result = subprocess.run([str(BIN / "kernelvis"), "figures", "kernel", "--out", str(kernel_dir), "--stages", *stages],
-                            capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "kernelvis"), "figures", "kernel", "--out", str(kernel_dir), "--stages",
+                             "optimize", "decompose", "audit"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     summary = json.loads((kernel_dir / "summary.json").read_text())
     assert summary.get("dsi") != 123.0 and "audit_pass" in summary
@@ -191,8 +190,10 @@ def test_rerunning_one_kernel_touches_nothing_else(finished_run, tmp_path):
     after = {path: path.stat().st_mtime_ns for path in (finished_run / "results").rglob("*") if path.is_file()}
     changed = {path for path in after if before.get(path) != after[path]}
     assert changed, "the kernel was not re-made"
-    # the kernel's own files and its jobs' benchmark records (results/benchmarks/<model>/<layer>/kernel_NNNN/)
-    benchmark_dir = finished_run / "results" / "benchmarks" / target_dir.relative_to(finished_run / "results")
+    # the kernel's own files and its jobs' benchmark records (results/benchmarks/<model>/<layer>/chunk_NNNN/: one
+    # kernel per job in the tiny config)
+    benchmark_dir = (finished_run / "results" / "benchmarks" / target_dir.parent.relative_to(finished_run / "results")
+                     / target_dir.name.replace("kernel_", "chunk_"))
     assert all(path.parent in (target_dir, benchmark_dir) for path in changed), sorted(map(str, changed))
     assert (target_dir / "summary.json").is_file()
 
@@ -216,7 +217,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     environment = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
     process = subprocess.Popen(snakemake_command(interrupted, target, configfile=configfile), env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    log = interrupted / "logs" / "planted" / "energy" / "kernel_0001" / "optimize.log"
+    log = interrupted / "logs" / "planted" / "energy" / "chunk_0001" / "optimize.log"
     deadline = time.time() + 300
     # wait for the optimizer's own progress line: the loop has demonstrably started (and, at 150 steps with
     # a line every 25, is far from done)

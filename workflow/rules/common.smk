@@ -14,6 +14,12 @@ except ImportError:  # snakemake run from an environment without kernelvis (e.g.
 from kernelvis.kernel_sets import (Chunk, KernelSpecError, chunks, layer_channels, needs_channel_count, parse_kernels,
                                    sample_evenly)
 
+# `--config 'resources={gpu: 1, ...}'` (the SLURM profile's, or one on the command line) reads nested values as
+# strings (snakemake parses them with YAML's BaseLoader): whole numbers there are numbers.
+for _key, _value in list((config.get("resources") or {}).items()):
+    if isinstance(_value, str) and _value.strip().isdigit():
+        config["resources"][_key] = int(_value)
+
 validate(config, schema="../schemas/config.schema.yaml")
 
 MODELS = {entry["name"]: entry for entry in config["models"]}
