@@ -114,6 +114,13 @@ def main(argv=None) -> int:
         args.weights = str(ROOT / "results" / "demo" / "demo_model.pt")
         if not Path(args.weights).is_file():
             raise SystemExit(f"{args.weights} not found: run `make figures` first (or pass --random-weights)")
+    if args.random_weights and args.weights is None:  # the model's architecture with random weights, as a checkpoint
+        import torch
+
+        from kernelvis.models.zoo import load_model
+
+        args.weights = str(Path(tempfile.mkdtemp(prefix="layer_throughput_weights_")) / "random.pt")
+        torch.save(load_model(args.model, random_weights=True).module.state_dict(), args.weights)
     from kernelvis.kernel_sets import layer_channels, needs_channel_count, parse_kernels
 
     channels = layer_channels(args.model, args.layer, Path(tempfile.gettempdir()) / "kernelvis_layer_channels") \
