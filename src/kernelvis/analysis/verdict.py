@@ -93,13 +93,3 @@ def kernel_status(stage_status: str | None, optimal_max_response: float, tuning_
         return "silent", ("its output is nowhere positive on the " + ", ".join(measured) + " (largest values "
                           + ", ".join(f"{value:.3g}" for value in measured.values()) + ")")
     return stage_status or "ok", ""
-
-
-def natural_status(max_response: float, clip_count: int) -> tuple[str, str]:
-    """(status, detail) from the largest value of a kernel's map over a clip set alone: ``silent`` when it is
-    nowhere positive on any clip, else ``ok``. The kernel's status is :func:`kernel_status` (the optimal input and
-    the tuning sweep count too); this says only whether the clip set can show what the kernel responds to."""
-    if max_response > 0:
-        return "ok", ""
-    return "silent", (f"its output is nowhere positive on any of the {clip_count} clips "
-                      f"(largest value {max_response:.3g})")

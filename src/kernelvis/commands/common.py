@@ -108,10 +108,7 @@ def kernel_set_from_args(args, kernel_dir=None, load_model: bool = True):
 
     device = getattr(args, "device", "cpu")
     if getattr(args, "kernels", None) is None:
-        if not load_model:
-            return KernelSet(None, args.layer, (args.kernel,), (kernel_dir if kernel_dir is not None else args.out,),
-                             device)
-        model, kernel = load_kernel_target(args)
+        model, kernel = load_kernel_target(args) if load_model else (None, args.kernel)
         return KernelSet(model, args.layer, (kernel,), (kernel_dir if kernel_dir is not None else args.out,), device)
     from kernelvis.errors import BadInputError
     from kernelvis.kernel_sets import KernelSpecError, needs_channel_count, parse_kernels
