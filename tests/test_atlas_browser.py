@@ -22,24 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chromium_helper import BROWSER_MARKS, chromium
+
 BIN = Path(sys.executable).parent
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("KERNELVIS_TEST_BROWSER") != "1",
-                       reason="browser test of the atlas is opt-in: set KERNELVIS_TEST_BROWSER=1"),
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium); atlas browser "
-                                                "test skipped"),
-]
-
-
-def chromium(tmp_path: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-               "--mute-audio", f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+pytestmark = BROWSER_MARKS
 
 
 def self_check(tmp_path: Path, page: Path, fragment: str = "") -> dict:

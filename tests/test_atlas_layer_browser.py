@@ -9,35 +9,18 @@ run: the results tree is planted (tests/test_atlas_population.py), the site is b
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from kernelvis.atlas import build_atlas
+from chromium_helper import BROWSER_MARKS, chromium
 from test_atlas_population import whole_layer_results
 
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
 KERNELS = 48
 LOAD_BUDGET_MS = 2000
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("KERNELVIS_TEST_BROWSER") != "1",
-                       reason="browser test of the atlas is opt-in: set KERNELVIS_TEST_BROWSER=1"),
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium); atlas browser "
-                                                "test skipped"),
-]
-
-
-def chromium(tmp_path: Path, *args: str, timeout: int = 120) -> str:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars", "--mute-audio",
-               f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout).stdout
+pytestmark = BROWSER_MARKS
 
 
 def hidden_json(dom: str, element_id: str) -> dict:
@@ -56,7 +39,7 @@ def layer_page(tmp_path_factory):
 
 def test_a_layer_page_of_48_kernels_loads_in_under_two_seconds(layer_page, tmp_path):
     url = layer_page.resolve().as_uri() + "?timing"
-    timings = [hidden_json(chromium(tmp_path, "--dump-dom", url), "timing") for _ in range(3)]
+    timings = [hidden_json(chromium(tmp_path, "--dump-dom", url).stdout, "timing") for _ in range(3)]
     assert all(timing["cards"] == KERNELS for timing in timings)
     fastest = min(timing["load_ms"] for timing in timings)  # the best of three: other jobs share the machine
     assert fastest < LOAD_BUDGET_MS, f"the layer page of {KERNELS} kernels took {fastest} ms to load: {timings}"
@@ -65,7 +48,7 @@ def test_a_layer_page_of_48_kernels_loads_in_under_two_seconds(layer_page, tmp_p
 def test_every_reference_of_a_whole_layer_loads_and_sorting_and_filtering_cover_every_card(layer_page, tmp_path):
     def self_check(fragment: str = "") -> dict:
         url = layer_page.resolve().as_uri() + "?selfcheck" + (f"#{fragment}" if fragment else "")
-        return hidden_json(chromium(tmp_path, "--virtual-time-budget=30000", "--dump-dom", url), "selfcheck")
+        return hidden_json(chromium(tmp_path, "--virtual-time-budget=30000", "--dump-dom", url).stdout, "selfcheck")
 
     report = self_check()
     assert report["done"] and report["broken"] == [] and report["errors"] == []
@@ -78,7 +61,7 @@ def test_every_reference_of_a_whole_layer_loads_and_sorting_and_filtering_cover_
 
 
 def test_the_layer_row_precedes_the_cards_and_cards_start_as_lazy_posters(layer_page, tmp_path):
-    dom = chromium(tmp_path, "--dump-dom", layer_page.resolve().as_uri())
+    dom = chromium(tmp_path, "--dump-dom", layer_page.resolve().as_uri()).stdout
     assert dom.index('class="population"') < dom.index('id="cards"')
     html = layer_page.read_text(encoding="utf-8")
     assert html.count("<video") == 0  # no media player per card until it is scrolled to

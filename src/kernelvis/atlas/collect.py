@@ -162,3 +162,62 @@ def read_tuning_curve(kernel_dir: Path) -> tuple[list[float], list[float]] | Non
     best = max(curves.values(), key=lambda curve: max(curve.values()))
     directions = sorted(best)
     return directions, [best[d] for d in directions]
+
+
+TEXTURE_PREFIXES = {"stage2": "texture_", "refined": "refined_texture_"}
+"""Record-key prefix of texture_tuning.json's scalars per curve label (kernelvis.analysis.texture_tuning's
+LABEL_PREFIXES, repeated so the atlas does not import torch)."""
+
+
+def _reference_row(curve: dict) -> list | None:
+    """The ``relative`` row at speed factor 1.0 (the visualized speed); a single row when no factors are listed."""
+    rows, factors = curve.get("relative"), curve.get("speed_factors")
+    if not isinstance(rows, list) or not rows:
+        return None
+    if factors is None:
+        index = 0 if len(rows) == 1 else None
+    elif isinstance(factors, list) and len(factors) == len(rows):
+        index = next((i for i, f in enumerate(factors) if isinstance(f, (int, float)) and not isinstance(f, bool)
+                      and abs(f - 1.0) < 1e-6), None)
+    else:
+        index = None
+    row = rows[index] if index is not None else None
+    return row if isinstance(row, list) else None
+
+
+def _finite_or_none(value):
+    return float(value) if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                            and np.isfinite(value)) else None
+
+
+def read_texture_tuning(kernel_dir: Path) -> dict | None:
+    """What the kernel page shows of ``texture_tuning.json``: {"curves": [per texture, stage 2's then the refined:
+    {"label", "directions_deg", "relative" (at the visualized speed; None where not finite), "preferred_direction_deg",
+    "dsi"}], "settings": the probe's settings (a dict, or absent)}. None when the file is absent or unreadable; a
+    texture whose curve is missing or malformed is left out."""
+    path = kernel_dir / "texture_tuning.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    curves = record.get("curves") if isinstance(record.get("curves"), dict) else {}
+    found = []
+    for label, prefix in TEXTURE_PREFIXES.items():
+        curve = curves.get(label)
+        if not isinstance(curve, dict) or not isinstance(curve.get("directions_deg"), list):
+            continue
+        row = _reference_row(curve)
+        if row is None or len(row) != len(curve["directions_deg"]):
+            continue
+        found.append({"label": label, "directions_deg": [_finite_or_none(d) for d in curve["directions_deg"]],
+                      "relative": [_finite_or_none(v) for v in row],
+                      "preferred_direction_deg": _finite_or_none(record.get(f"{prefix}preferred_direction_deg")),
+                      "dsi": _finite_or_none(record.get(f"{prefix}dsi"))})
+    result = {"curves": found}
+    if isinstance(record.get("settings"), dict):
+        result["settings"] = record["settings"]
+    return result

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelvis.atlas.collect import Kernel, read_tuning_curve
+from kernelvis.atlas.collect import Kernel, read_texture_tuning, read_tuning_curve
 from kernelvis.atlas.media import (LARGE_PX, THUMB_PX, copy_png_resized, poster_index, write_animation,
                                    write_picture)
 from kernelvis.io import normalize_to_unit_range
@@ -158,6 +158,9 @@ def _build(kernel: Kernel, out_dir: Path, manifest: dict) -> None:
         manifest["tuning_curve"] = {"directions_deg": curve[0], "responses": curve[1]}
     if kernel.has("tuning.json"):
         manifest["tuning"] = json.loads((source / "tuning.json").read_text())
+    texture_tuning = read_texture_tuning(source)  # the curves at the visualized speed, for the polar plot
+    if texture_tuning:
+        manifest["texture_tuning"] = texture_tuning
     for role, name in COPIED_FIGURES.items():
         if kernel.has(name):
             manifest[role] = copy_png_resized(source / name, out_dir / name, FIGURE_MAX_PX)

@@ -17,7 +17,8 @@ from kernelvis.atlas.fields import (GROUPS, KNOWN, MEANINGS, MISSING, SORT_KEYS,
                                     is_number)
 from kernelvis.atlas.population import CAPTION as POPULATION_CAPTION
 from kernelvis.atlas.population import layer_rows_table, population
-from kernelvis.atlas.svg import arrows_overlay, compass, polar_tuning
+from kernelvis.atlas.svg import (TEXTURE_CURVE_NAMES, arrows_overlay, compass, drawable_texture_curves,
+                                 polar_tuning)
 
 HIDDEN_KEYS = {"model", "layer", "kernel", "provenance"}
 
@@ -334,14 +335,31 @@ def kernel_page(kernel: Kernel, manifest: dict, neighbours: tuple[Kernel | None,
     blocks.append(_section("Refined texture and motion", f'<div class="row">{"".join(refined)}</div>' if refined else "",
                            f"Motion reliance {format_value(summary.get('motion_reliance'))}, texture reliance "
                            f"{format_value(summary.get('texture_reliance'))}."))
-    if "tuning_curve" in manifest:
-        curve = manifest["tuning_curve"]
+    texture_curves = drawable_texture_curves(manifest.get("texture_tuning", {}).get("curves"))
+    if "tuning_curve" in manifest or texture_curves:
+        curve = manifest.get("tuning_curve", {"directions_deg": [], "responses": []})
         preferred = summary.get("preferred_direction_deg", manifest.get("tuning", {}).get("preferred_direction_deg"))
-        polar = polar_tuning(curve["directions_deg"], curve["responses"], preferred, summary.get("direction_deg"))
-        legend = ('<p class="legend"><span class="key preferred"></span> preferred direction (gratings) '
-                  '<span class="key visualized"></span> direction of the visualized motion</p>')
-        blocks.append(_section("Direction tuning", _figure(polar, "response to drifting gratings (best frequencies), "
-                                                                  f"DSI {format_value(summary.get('dsi'))}") + legend))
+        refined = any(c["label"] == "refined" for c in texture_curves)
+        polar = polar_tuning(curve["directions_deg"], curve["responses"], preferred, summary.get("direction_deg"),
+                             texture_curves=texture_curves,
+                             refined_direction_deg=summary.get("refined_direction_deg") if refined else None)
+        keys = []
+        if "tuning_curve" in manifest or is_number(preferred):
+            keys.append('<span class="key preferred"></span> preferred direction (gratings)')
+        keys.append('<span class="key visualized"></span> direction of the visualized motion')
+        keys.extend(f'<span class="key texture-{c["label"]}"></span> {TEXTURE_CURVE_NAMES[c["label"]]} moved in '
+                    f'every direction' for c in texture_curves)
+        if refined and is_number(summary.get("refined_direction_deg")):
+            keys.append('<span class="key visualized-refined"></span> direction of the refined motion')
+        legend = f'<p class="legend">{" ".join(keys)}</p>'
+        captions = []
+        if "tuning_curve" in manifest:
+            captions.append(f"response to drifting gratings (best frequencies), DSI {format_value(summary.get('dsi'))}")
+        if texture_curves:
+            captions.append("the kernel's own texture moved at the visualized speed (outlines, each scaled to its "
+                            "peak): " + ", ".join(f"{TEXTURE_CURVE_NAMES[c['label']]} DSI {format_value(c.get('dsi'))}"
+                                                  for c in texture_curves))
+        blocks.append(_section("Direction tuning", _figure(polar, "; ".join(captions)) + legend))
     natural = "".join(_figure(f'<a href="{manifest[role]}">{img(manifest[role], caption, "wide")}</a>', caption)
                       for role, caption in (("dataset_examples", "top-9 natural clips and their DeconvNet projections"),
                                             ("deconv", "DeconvNet projections"),
@@ -365,6 +383,8 @@ def kernel_page(kernel: Kernel, manifest: dict, neighbours: tuple[Kernel | None,
     # Settings recorded beside the results (not provenance proper, but how these numbers were made).
     if isinstance(manifest.get("tuning", {}).get("sweep"), dict):
         records["tuning.json: grating sweep"] = manifest["tuning"]["sweep"]
+    if isinstance(manifest.get("texture_tuning", {}).get("settings"), dict):
+        records["texture_tuning.json: settings"] = manifest["texture_tuning"]["settings"]
     if isinstance(manifest.get("suppression_metrics", {}).get("config"), dict):
         records["suppression.json: settings"] = manifest["suppression_metrics"]["config"]
     provenance = "".join(f"<h3>{escape(source)}</h3>{_dict_table(record)}" for source, record in records.items())
