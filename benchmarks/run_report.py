@@ -43,9 +43,9 @@ def model_table(model_dir: Path) -> str:
         by_layer.setdefault(row["layer"], []).append(row)
     lines = [f"### {model_dir.name}", "",
              "| layer | kernels | objective | status | audit pass | optimal / best stimulus | optimal / best natural "
-             "| grating agreement | own-texture agreement | motion reliance | texture reliance "
-             "| shares motion / appearance / residual | recon dB |",
-             "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "| grating agreement | own-texture agreement (peak alone) | refined-texture agreement | motion reliance "
+             "| texture reliance | shares motion / appearance / residual | recon dB |",
+             "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for layer, members in by_layer.items():
         statuses = sorted({row.get("status", "ok") or "ok" for row in members})
         passed = sum(row.get("audit_pass", "").lower() == "true" for row in members)
@@ -53,14 +53,17 @@ def model_table(model_dir: Path) -> str:
         share = (f"{entry['agreeing']}/{entry['selective']}" if entry.get("selective") not in (None, "", "0")
                  else "no DSI > 0.3")
         texture_share = (f"{entry['texture_agreeing']}/{entry['texture_selective']}"
+                         + (f" ({entry['texture_peak_agreeing']})" if entry.get("texture_peak_agreeing") else "")
                          if entry.get("texture_selective") not in (None, "", "0") else "no DSI > 0.3")
+        refined_share = (f"{entry['refined_texture_agreeing']}/{entry['refined_texture_selective']}"
+                         if entry.get("refined_texture_selective") not in (None, "", "0") else "no DSI > 0.3")
         shares = " / ".join(_median(_float(row.get(key)) for row in members)
                             for key in ("motion_share", "appearance_share", "residual_share"))
         lines.append(
             f"| {layer} | {len(members)} | {', '.join(sorted({row.get('objective', '') for row in members}))} "
             f"| {', '.join(statuses)} | {passed}/{len(members)} "
             f"| {_median(_float(row.get('optimal_vs_best_grating')) for row in members)} "
-            f"| {_median(_float(row.get('optimal_vs_best_natural')) for row in members)} | {share} | {texture_share} "
+            f"| {_median(_float(row.get('optimal_vs_best_natural')) for row in members)} | {share} | {texture_share} | {refined_share} "
             f"| {_median(_float(row.get('motion_reliance')) for row in members)} "
             f"| {_median(_float(row.get('texture_reliance')) for row in members)} | {shares} "
             f"| {_median(_float(row.get('recon_psnr_db')) for row in members)} |")

@@ -257,3 +257,27 @@ def test_texture_conditioned_agreement_per_layer_and_the_kernels_where_gratings_
     assert layer["texture_agreement"] == pytest.approx(2 / 3) and layer["agreement"] == pytest.approx(2 / 3)
     assert layer["grating_texture_disagreeing"] == "0 2"
     assert "| 0 2 |" in format_agreement_table([layer])
+
+
+def test_the_layer_counts_the_texture_tunings_own_verdict_and_its_refined_texture():
+    """The recorded verdict wins over the bare peak: a plateau agreement (peak 40° off) counts, a curve without a
+    verdict (no measurable modulation) is not selective, the strict peak count is reported beside it, and the
+    refined texture is judged against the refined motion."""
+    from kernelvis.analysis.faithfulness import faithfulness_row, format_agreement_table, layer_agreement
+
+    def row(kernel, peak, agrees, peak_agrees, refined_agrees=None):
+        summary = {"direction_deg": 100.0, "texture_preferred_direction_deg": peak, "texture_dsi": 0.7,
+                   "texture_agrees": agrees, "texture_peak_agrees": peak_agrees, "texture_drive": 0.4,
+                   "refined_direction_deg": 90.0, "refined_texture_preferred_direction_deg": 95.0,
+                   "refined_texture_dsi": 0.6, "refined_texture_agrees": refined_agrees}
+        return faithfulness_row("m", "conv1", kernel, summary, {})
+
+    rows = [row(0, 140.0, True, False, True), row(1, 105.0, True, True, False), row(2, 300.0, None, None),
+            row(3, 280.0, False, False, True)]
+    assert [r["texture_direction_selective"] for r in rows] == [1, 1, 0, 1]
+    assert [r["texture_agrees"] for r in rows] == [1, 1, 0, 0]
+    (layer,) = layer_agreement(rows)
+    assert (layer["texture_selective"], layer["texture_agreeing"], layer["texture_peak_agreeing"]) == (3, 2, 1)
+    assert (layer["refined_texture_selective"], layer["refined_texture_agreeing"]) == (3, 2)
+    assert layer["texture_median_drive"] == pytest.approx(0.4)
+    assert "| 2 (1) |" in format_agreement_table([layer]) and "| 2 / 3 |" in format_agreement_table([layer])

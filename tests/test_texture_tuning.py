@@ -10,7 +10,8 @@ import torch.nn as nn
 
 from kernelvis.analysis.texture_tuning import (TextureProbe, TextureTuningConfig, TranslatedTexture, near_peaks_deg,
                                                periodic_component, probes_for_kernel, save_texture_tuning,
-                                               smoothed_curve, texture_agrees, texture_tuning)
+                                               smoothed_curve, summarize_texture_tuning, texture_agrees,
+                                               texture_tuning)
 from kernelvis.geometry import angular_difference_deg
 from kernelvis.models.loaded import LoadedModel
 from kernelvis.models.planted import PlantedUnit, _Square, planted_model
@@ -269,3 +270,60 @@ def test_probes_from_the_stage_files(tmp_path):
     assert refined.label == "refined" and abs(refined.visualized_direction_deg - 90.0) < 1e-6
     assert abs(refined.visualized_speed_px_per_frame - 0.5) < 1e-6
     assert [p.label for p in probes_from_files(tmp_path / "optimal.npz", tmp_path / "missing.npz")] == []
+
+
+def _responses_for(curve_at_reference, baseline=0.0, static=0.0, config=CONFIG):
+    """Raw responses in the probe's stimulus order with ``curve_at_reference`` at every speed."""
+    curve = np.asarray(curve_at_reference, dtype=np.float64)
+    return np.concatenate([[baseline, static], np.tile(curve, len(config.speed_factors))])
+
+
+# The demo network's conv1 kernel 1 (a whole-layer run): its stage-2 texture moved in 16 directions at the
+# visualized speed (2.31 px/frame); baseline 0.103; the optimal input moves at 47.8° (its texture's stripe normal).
+FLAT_TOPPED = (2.361, 2.339, 2.326, 2.268, 2.174, 1.666, 1.057, 0.705, 0.766, 0.880, 0.847, 0.718, 0.823, 1.262,
+               1.837, 2.190)
+
+
+def test_a_flat_topped_curve_agrees_where_the_visualized_direction_is_on_its_plateau():
+    """Stripes moving along their normal a little faster than the kernel's normal speed: a flat top from 0° to
+    90° whose arg-max (0°) is chance, 48° from the normal the optimal input moves along, which still gets 99 % of
+    the peak: the verdict says yes, the peak alone no. The same curve shown moving at 150° (a dip to about half)
+    is a disagreement."""
+    curve = _responses_for(FLAT_TOPPED, baseline=0.103)
+    shown = summarize_texture_tuning(TextureProbe(1, grating_texture(48.0), FRAMES, 2.31, 47.8, optimal_activation=4.45),
+                                     curve, CONFIG)
+    assert angular_difference_deg(shown.preferred_direction_deg, 47.8) > 30 and shown.peak_agrees is False
+    assert shown.visualized_fraction > 0.95 and shown.agrees is True and shown.measurable is True
+    record = shown.record()
+    assert record["texture_agrees"] is True and record["texture_peak_agrees"] is False
+    assert record["texture_visualized_fraction"] == pytest.approx(shown.visualized_fraction)
+    wrong = summarize_texture_tuning(TextureProbe(1, grating_texture(48.0), FRAMES, 2.31, 150.0), curve, CONFIG)
+    assert wrong.visualized_fraction < CONFIG.plateau_fraction and wrong.agrees is False
+    assert CONFIG.plateau_fraction == pytest.approx((1 + math.cos(math.radians(30))) / 2)
+
+
+def test_a_curve_without_measurable_modulation_has_no_verdict():
+    """A texture that, moving any way, changes the response by 0.1 % of the kernel's optimum: its DSI is a ratio
+    of rounding errors, so no verdict; the same curve scaled up to 20 % of the optimum has one."""
+    wiggle = 0.001 * np.cos(np.radians(np.arange(CONFIG.directions) * 360.0 / CONFIG.directions - 200.0))
+    tiny = TextureProbe(0, grating_texture(10.0), FRAMES, 1.0, 10.0, optimal_activation=5.0)
+    flat = summarize_texture_tuning(tiny, _responses_for(1.0 + wiggle, baseline=1.0), CONFIG)
+    assert flat.dsi > 0.3 and flat.measurable is False and flat.modulation < CONFIG.min_modulation
+    assert flat.agrees is None and flat.peak_agrees is None and flat.record()["texture_agrees"] is None
+    strong = summarize_texture_tuning(tiny, _responses_for(1.0 + 1000 * wiggle, baseline=1.0), CONFIG)
+    assert strong.measurable is True and strong.modulation == pytest.approx(0.2, rel=0.01)
+    assert strong.agrees is False  # the curve peaks at 200°, the visualization says 10°
+    assert strong.drive == pytest.approx(2.0 / 5.0, rel=0.01)
+    unknown = TextureProbe(0, grating_texture(10.0), FRAMES, 1.0, 10.0)  # no optimal activation: not checked
+    assert summarize_texture_tuning(unknown, _responses_for(1.0 + wiggle, baseline=1.0), CONFIG).measurable is True
+
+
+def test_the_panel_says_whether_the_motion_fits_and_how_much_of_the_texture_best_it_gets():
+    from kernelvis.render.panels import _facts_text
+
+    assert "motion fits yes 99%" in " ".join(_facts_text({"texture_agrees": True,
+                                                          "texture_visualized_fraction": 0.99}).split())
+    assert "motion fits NO 47%" in " ".join(_facts_text({"texture_agrees": False,
+                                                         "texture_visualized_fraction": 0.47}).split())
+    assert "motion fits n/a" in " ".join(_facts_text({"texture_agrees": None, "texture_measurable": False}).split())
+    assert "motion fits" not in _facts_text({"activation": 1.0})

@@ -9,7 +9,12 @@ with their angular difference. A kernel is *direction selective* when its DSI ex
 
 The same is measured against the texture-conditioned tuning (``texture_tuning.json``, merged into
 summary.json as ``texture_preferred_direction_deg``/``texture_dsi``): where does the kernel want *its own
-texture* to move? A kernel whose grating optimum and texture optimum differ by more than ``MAX_ERROR_DEG``
+texture* to move? The verdict is the texture tuning's own (``texture_agrees``: the peak within 30° of the
+visualized direction, or the visualized direction on the curve's plateau; see
+:mod:`kernelvis.analysis.texture_tuning`), recorded beside the peak alone (``texture_peak_agrees``); a kernel
+counts as texture-selective when its texture DSI exceeds ``DSI_THRESHOLD`` and the curve has a verdict
+(measurable modulation, a visualized direction). The same for the refined texture against the refined
+motion (``refined_texture_*``). A kernel whose grating optimum and texture optimum differ by more than ``MAX_ERROR_DEG``
 (both selective) is listed: that is a finding about the network (the aperture problem, texture-dependent
 direction preference), not an error of the decomposition.
 
@@ -29,12 +34,11 @@ from typing import Sequence
 import numpy as np
 
 from kernelvis.analysis.tuning import channel_responses, write_csv
+from kernelvis.analysis.verdict import DSI_THRESHOLD, MAX_ERROR_DEG, texture_verdict_of  # noqa: F401 (re-exported)
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg
 from kernelvis.models.loaded import LoadedModel
 
-DSI_THRESHOLD = 0.3
-MAX_ERROR_DEG = 30.0
 KERNEL_DIR = re.compile(r"^kernel_(\d+)$")
 TUNING_SUMMARY_KEYS = ("preferred_direction_deg", "dsi")
 """What ``kernelvis tuning`` merges into summary.json."""
@@ -42,11 +46,15 @@ TUNING_SUMMARY_KEYS = ("preferred_direction_deg", "dsi")
 COLUMNS = ("model", "layer", "kernel", "preferred_direction_deg", "dsi", "preferred_speed_px_per_frame",
            "direction_deg", "direction_strength", "speed_px_per_frame", "angular_error_deg", "direction_selective",
            "agrees", "texture_preferred_direction_deg", "texture_dsi", "texture_angular_error_deg",
-           "texture_direction_selective", "texture_agrees", "grating_vs_texture_deg", "grating_texture_disagree",
+           "texture_direction_selective", "texture_agrees", "texture_peak_agrees", "texture_visualized_fraction",
+           "texture_drive", "refined_texture_direction_selective", "refined_texture_agrees", "grating_vs_texture_deg",
+           "grating_texture_disagree",
            "activation", "best_grating_activation", "activation_vs_best_grating", "best_clip_activation",
            "activation_vs_best_clip")
 LAYER_COLUMNS = ("model", "layer", "kernels", "selective", "agreeing", "agreement", "median_error_deg",
-                 "texture_selective", "texture_agreeing", "texture_agreement", "grating_texture_disagreeing")
+                 "texture_selective", "texture_agreeing", "texture_agreement", "texture_peak_agreeing",
+                 "texture_median_drive", "refined_texture_selective", "refined_texture_agreeing",
+                 "refined_texture_agreement", "grating_texture_disagreeing")
 
 
 def _natural_key(text: str):
@@ -107,7 +115,8 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
     texture_peak, texture_dsi = _number(summary, "texture_preferred_direction_deg"), _number(summary, "texture_dsi")
     texture_error = (float(angular_difference_deg(texture_peak, decomposed))
                      if math.isfinite(texture_peak) and math.isfinite(decomposed) else math.nan)
-    texture_selective = math.isfinite(texture_dsi) and texture_dsi > DSI_THRESHOLD and math.isfinite(texture_error)
+    texture_selective, texture_agrees, texture_peak_agrees = texture_verdict_of(summary, "texture_", "direction_deg")
+    refined_selective, refined_agrees, _ = texture_verdict_of(summary, "refined_texture_", "refined_direction_deg")
     grating_vs_texture = (float(angular_difference_deg(preferred, texture_peak))
                           if math.isfinite(preferred) and math.isfinite(texture_peak) else math.nan)
     activation, grating = _number(summary, "activation"), _number(tuning, "best_grating_activation")
@@ -125,7 +134,11 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
         "agrees": int(selective and error <= MAX_ERROR_DEG),
         "texture_preferred_direction_deg": texture_peak, "texture_dsi": texture_dsi,
         "texture_angular_error_deg": texture_error, "texture_direction_selective": int(texture_selective),
-        "texture_agrees": int(texture_selective and texture_error <= MAX_ERROR_DEG),
+        "texture_agrees": int(texture_agrees),
+        "texture_peak_agrees": int(bool(texture_selective and texture_peak_agrees)),
+        "texture_visualized_fraction": _number(summary, "texture_visualized_fraction"),
+        "texture_drive": _number(summary, "texture_drive"),
+        "refined_texture_direction_selective": int(refined_selective), "refined_texture_agrees": int(refined_agrees),
         "grating_vs_texture_deg": grating_vs_texture,
         "grating_texture_disagree": int(selective and texture_selective and grating_vs_texture > MAX_ERROR_DEG),
         "activation": activation, "best_grating_activation": grating,
@@ -145,12 +158,20 @@ def layer_agreement(rows: Sequence[dict]) -> list[dict]:
         errors = [row["angular_error_deg"] for row in selective]
         texture_selective = [row for row in members if row.get("texture_direction_selective")]
         texture_agreeing = sum(row["texture_agrees"] for row in texture_selective)
+        drives = [row["texture_drive"] for row in texture_selective if math.isfinite(row.get("texture_drive", math.nan))]
+        refined_selective = [row for row in members if row.get("refined_texture_direction_selective")]
+        refined_agreeing = sum(row["refined_texture_agrees"] for row in refined_selective)
         table.append({"model": members[0]["model"], "layer": layer, "kernels": len(members),
                       "selective": len(selective), "agreeing": agreeing,
                       "agreement": agreeing / len(selective) if selective else math.nan,
                       "median_error_deg": float(np.median(errors)) if errors else math.nan,
                       "texture_selective": len(texture_selective), "texture_agreeing": texture_agreeing,
                       "texture_agreement": texture_agreeing / len(texture_selective) if texture_selective else math.nan,
+                      "texture_peak_agreeing": sum(row["texture_peak_agrees"] for row in texture_selective),
+                      "texture_median_drive": float(np.median(drives)) if drives else math.nan,
+                      "refined_texture_selective": len(refined_selective), "refined_texture_agreeing": refined_agreeing,
+                      "refined_texture_agreement": (refined_agreeing / len(refined_selective) if refined_selective
+                                                    else math.nan),
                       "grating_texture_disagreeing": " ".join(str(row["kernel"]) for row in members
                                                               if row.get("grating_texture_disagree"))})
     return table
@@ -224,19 +245,25 @@ def save_faithfulness(rows: list[dict], agreement: list[dict], out_csv: str | Pa
 
 
 def format_agreement_table(agreement: Sequence[dict]) -> str:
-    """A markdown table of per-layer agreement (what the README and benchmarks print)."""
+    """A markdown table of per-layer agreement (what the README and benchmarks print): gratings, the kernel's own
+    stage-2 texture (the verdict, and the peak alone), the refined texture, and the kernels whose grating and
+    texture optima differ."""
     lines = [f"| layer | kernels | gratings: DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | median "
-             f"error | own texture: DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | gratings and "
-             f"texture disagree (kernels) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             f"error | own texture: DSI > {DSI_THRESHOLD:g} | agreeing (peak alone) | agreement | median drive | "
+             f"refined texture: agreeing / selective | gratings and texture disagree (kernels) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 
     def share(value) -> str:
         return f"{100 * value:.0f} %" if math.isfinite(value) else "–"
 
     for entry in agreement:
         median = f"{entry['median_error_deg']:.0f}°" if math.isfinite(entry["median_error_deg"]) else "–"
+        drive = entry.get("texture_median_drive", math.nan)
         lines.append(f"| {entry['layer']} | {entry['kernels']} | {entry['selective']} | {entry['agreeing']} | "
                      f"{share(entry['agreement'])} | {median} | {entry.get('texture_selective', 0)} | "
-                     f"{entry.get('texture_agreeing', 0)} | {share(entry.get('texture_agreement', math.nan))} | "
+                     f"{entry.get('texture_agreeing', 0)} ({entry.get('texture_peak_agreeing', 0)}) | "
+                     f"{share(entry.get('texture_agreement', math.nan))} | "
+                     f"{f'{drive:.2f}' if math.isfinite(drive) else '–'} | "
+                     f"{entry.get('refined_texture_agreeing', 0)} / {entry.get('refined_texture_selective', 0)} | "
                      f"{entry.get('grating_texture_disagreeing') or '–'} |")
     return "\n".join(lines)

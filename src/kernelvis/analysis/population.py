@@ -34,13 +34,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from kernelvis.analysis.verdict import STATUS_PRIORITY, audit_share
+from kernelvis.analysis.verdict import DSI_THRESHOLD, MAX_ERROR_DEG, STATUS_PRIORITY, audit_share, texture_verdict_of
 from kernelvis.geometry import angular_difference_deg
 
-DSI_THRESHOLD = 0.3
-"""A kernel is direction selective above this DSI (as :data:`kernelvis.analysis.faithfulness.DSI_THRESHOLD`)."""
-MAX_ERROR_DEG = 30.0
-"""Visualized and preferred direction agree within this angle (as ``faithfulness.MAX_ERROR_DEG``)."""
 UNMEASURED = ("dead", "diverged")
 """Statuses whose visualization is not a result: left out of every statistic but the status counts."""
 STATUSES = ("ok", "silent", "dead", "diverged")
@@ -87,6 +83,17 @@ def _agreement(frame: pd.DataFrame, preferred_key: str, dsi_key: str) -> tuple[p
     return selective, selective & (error <= MAX_ERROR_DEG)
 
 
+def _texture_agreement(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(selective, agrees) per kernel for its own texture: the texture tuning's recorded verdict
+    (:func:`kernelvis.analysis.verdict.texture_verdict_of`), measured kernels only."""
+    measured = ~frame["status"].isin(UNMEASURED)
+    verdicts = [texture_verdict_of(row, "texture_", "direction_deg")
+                for row in frame.astype(object).where(frame.notna(), None).to_dict("records")]
+    selective = pd.Series([v[0] for v in verdicts], index=frame.index, dtype=bool) & measured
+    agrees = pd.Series([v[1] for v in verdicts], index=frame.index, dtype=bool) & selective
+    return selective, agrees
+
+
 def has_texture_tuning(frame: pd.DataFrame) -> bool:
     return all(key in frame and _numbers(frame, key).notna().any() for key in TEXTURE_KEYS)
 
@@ -101,7 +108,7 @@ def layer_table(rows: Sequence[dict] | pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     frame["_selective"], frame["_agrees"] = _agreement(frame, "preferred_direction_deg", "dsi")
     if texture:
-        frame["_texture_selective"], frame["_texture_agrees"] = _agreement(frame, *TEXTURE_KEYS)
+        frame["_texture_selective"], frame["_texture_agrees"] = _texture_agreement(frame)
     extra_statuses = sorted(set(frame["status"]) - set(STATUSES))
     table = []
     for layer, members in frame.groupby("layer", sort=False):

@@ -37,9 +37,22 @@ Read-out (per kernel and texture):
   of an aperture-bound curve tie up to noise: the arg-max picks one of them arbitrarily);
 - **DSI**: :func:`kernelvis.analysis.tuning.direction_selectivity_index` of that curve (peak vs opposite);
 - **best speed**: the speed factor whose curve holds the largest response, and that curve's peak;
+- **visualized fraction**: the smoothed curve at the visualized direction over its peak: how much of what the
+  kernel gives this texture at this speed the visualized direction gets;
+- **modulation**: the curve's largest value (above baseline) over stage 1's optimal activation, and **drive**: the
+  largest raw response over it (how much of the optimum the rigidly moving texture recovers). A curve whose
+  modulation is under ``min_modulation`` (5 %) is a direction tuning in name only (a texture that, moving any
+  way, changes the response by a few thousandths of what the kernel can give: its DSI is a ratio of rounding
+  errors): ``measurable`` is False and there is no verdict;
 - **verdict** ``agrees``: the peak within ``tolerance_deg`` (30°) of the visualized direction
-  (:func:`texture_agrees`); ``agrees_near_peak`` accepts any near peak. None where there is no
-  visualized direction or no response above baseline.
+  (``peak_agrees``, :func:`texture_agrees`), or the visualized direction on the curve's plateau: its visualized
+  fraction at least ``(1 + cos tolerance) / 2`` (0.933 for 30°). That fraction is what a cosine-tuned kernel
+  (DSI 1) gives 30° off its peak, so the two parts are one tolerance, in angle and in response; the second part
+  matters where the peak is not determined to 30°: a flat-topped curve (stripes moving along their normal a
+  little faster than the kernel's normal speed give two shallow lobes either side of a nearly equal normal,
+  and which lobe is the arg-max is chance). A dip deeper than that at the visualized direction (stripes at
+  twice the kernel's speed) is still a disagreement. ``agrees_near_peak`` accepts any near peak. None where
+  there is no visualized direction, no response above baseline or no measurable modulation.
 
 Everything is batched over a set of probes of one layer (each kernel with its own texture, speed and
 objective): stimuli of all probes are rendered chunk by chunk, each chunk goes through the model once,
@@ -83,6 +96,9 @@ class TextureTuningConfig:
     peak_harmonics: int = 3
     """The peak is read on the curve kept to its first this many circular harmonics (:func:`smoothed_curve`)."""
     tolerance_deg: float = 30.0
+    min_modulation: float = 0.05
+    """A curve whose largest value above baseline is under this fraction of stage 1's optimal activation has no
+    measurable direction preference (no verdict); used where the probe knows that activation."""
     batch_size: int = 32
     """Stimuli per forward pass."""
 
@@ -91,6 +107,12 @@ class TextureTuningConfig:
             raise ValueError("texture tuning needs at least 4 directions")
         if 1.0 not in self.speed_factors or any(f <= 0 for f in self.speed_factors):
             raise ValueError("speed_factors must be positive and include 1.0 (the visualized speed)")
+
+    @property
+    def plateau_fraction(self) -> float:
+        """The visualized fraction that counts as agreement: what a cosine-tuned curve gives ``tolerance_deg`` off
+        its peak, ``(1 + cos tolerance) / 2``."""
+        return (1.0 + math.cos(math.radians(self.tolerance_deg))) / 2.0
 
 
 @dataclass
@@ -108,6 +130,9 @@ class TextureProbe:
     """Stage 1's objective of the kernel (``channel``, ``rectified`` or ``neuron``)."""
     label: str = "stage2"
     """``stage2`` or ``refined``: which texture; sets the record keys' prefix (:data:`LABEL_PREFIXES`)."""
+    optimal_activation: float | None = None
+    """Stage 1's activation of the kernel (its objective): the scale of ``modulation`` and ``drive``; None: the
+    modulation is not checked."""
 
 
 @dataclass
@@ -143,7 +168,18 @@ class TextureTuning:
     best_speed_direction_deg: float | None
     angular_error_deg: float | None
     agrees: bool | None
+    """The verdict: ``peak_agrees`` or the visualized direction on the plateau (module docstring)."""
     agrees_near_peak: bool | None
+    peak_agrees: bool | None = None
+    """The peak alone within the tolerance of the visualized direction."""
+    visualized_fraction: float | None = None
+    """The smoothed reference-speed curve at the visualized direction over its peak."""
+    modulation: float | None = None
+    """Largest value of the reference-speed curve (above baseline) over stage 1's optimal activation."""
+    drive: float | None = None
+    """Largest raw response at the reference speed over stage 1's optimal activation."""
+    measurable: bool = True
+    """False where the curve's modulation is under ``min_modulation``: no direction preference to verify."""
     objective: str = "channel"
     settings: dict = field(default_factory=dict)
 
@@ -162,6 +198,11 @@ class TextureTuning:
             "dsi": self.dsi,
             "agrees": self.agrees,
             "agrees_near_peak": self.agrees_near_peak,
+            "peak_agrees": self.peak_agrees,
+            "visualized_fraction": self.visualized_fraction,
+            "modulation": self.modulation,
+            "drive": self.drive,
+            "measurable": self.measurable,
             "angular_error_deg": self.angular_error_deg,
             "near_peaks_deg": " ".join(f"{peak:g}" for peak in self.peak_directions_deg),
             "vector_average_deg": self.vector_average_deg,
@@ -354,6 +395,32 @@ def texture_agrees(visualized_direction_deg: float | None, peak_deg: float | Seq
     return bool(min(float(angular_difference_deg(visualized_direction_deg, p)) for p in peaks) <= tolerance_deg)
 
 
+def curve_fraction_at(directions_deg: np.ndarray, curve: np.ndarray, direction_deg: float | None,
+                      harmonics: int = 3) -> float | None:
+    """The smoothed curve (:func:`smoothed_curve`) at ``direction_deg`` over its peak; None without a direction
+    or a positive value."""
+    if direction_deg is None or not math.isfinite(float(direction_deg)) or not np.max(curve) > 0:
+        return None
+    fine, values = smoothed_curve(directions_deg, curve, harmonics)
+    peak = float(np.max(values))
+    at = float(np.interp(float(direction_deg) % 360.0, np.append(fine, 360.0), np.append(values, values[0])))
+    return at / peak if peak > 0 else None
+
+
+def texture_verdict(visualized_direction_deg: float | None, preferred_deg: float | None,
+                    visualized_fraction: float | None, config: TextureTuningConfig) -> bool | None:
+    """"The visualized motion is where the kernel wants this texture to move": the peak within the tolerance, or
+    the visualized direction on the curve's plateau (at least ``config.plateau_fraction`` of the peak)."""
+    peak = texture_agrees(visualized_direction_deg, preferred_deg, config.tolerance_deg)
+    if peak is None:
+        return None
+    return bool(peak or (visualized_fraction is not None and visualized_fraction >= config.plateau_fraction))
+
+
+def _share_of(value: float, scale: float | None) -> float | None:
+    return value / abs(scale) if scale is not None and math.isfinite(float(scale)) and scale != 0 else None
+
+
 def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
                              config: TextureTuningConfig = TextureTuningConfig()) -> TextureTuning:
     """Read one probe's raw responses (in the order of its stimuli: baseline, static, then speed-major
@@ -377,6 +444,10 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
     visualized = float(visualized) if visualized is not None and math.isfinite(float(visualized)) else None
     error = (float(angular_difference_deg(visualized, preferred))
              if visualized is not None and preferred is not None else None)
+    modulation = _share_of(float(np.max(curve)), probe.optimal_activation)
+    measurable = responsive and (modulation is None or modulation >= config.min_modulation)
+    fraction = curve_fraction_at(directions, curve, visualized, config.peak_harmonics)
+    peak_agrees = texture_agrees(visualized, preferred, config.tolerance_deg) if measurable else None
     return TextureTuning(
         kernel=int(probe.kernel), label=probe.label, directions_deg=directions, speed_factors=factors,
         speeds_px_per_frame=factors * speed, responses=raw, curves=curves, baseline_response=baseline,
@@ -388,15 +459,20 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
         vector_average_deg=average_deg if responsive else None, vector_strength=strength,
         peak_response=float(np.max(raw[reference])), best_speed_factor=float(factors[best]),
         best_speed_px_per_frame=float(factors[best] * speed), best_speed_direction_deg=best_direction,
-        angular_error_deg=error, agrees=texture_agrees(visualized, preferred, config.tolerance_deg),
-        agrees_near_peak=texture_agrees(visualized, peaks or None, config.tolerance_deg),
+        angular_error_deg=error,
+        agrees=texture_verdict(visualized, preferred, fraction, config) if measurable else None,
+        agrees_near_peak=texture_agrees(visualized, peaks or None, config.tolerance_deg) if measurable else None,
+        peak_agrees=peak_agrees, visualized_fraction=fraction, modulation=modulation,
+        drive=_share_of(float(np.max(raw[reference])), probe.optimal_activation), measurable=measurable,
         objective=probe.objective,
         settings={"directions": config.directions, "speed_factors": list(config.speed_factors),
                   "min_speed_px_per_frame": config.min_speed_px_per_frame,
                   "near_peak_fraction": config.near_peak_fraction, "tolerance_deg": config.tolerance_deg,
+                  "plateau_fraction": config.plateau_fraction, "min_modulation": config.min_modulation,
                   "peak_harmonics": config.peak_harmonics,
                   "stimulus": "periodic component, Fourier translation",
-                  "preferred": "peak of the curve smoothed to its first peak_harmonics harmonics"})
+                  "preferred": "peak of the curve smoothed to its first peak_harmonics harmonics",
+                  "verdict": "peak within tolerance_deg, or the visualized direction at >= plateau_fraction of it"})
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -442,7 +518,7 @@ def texture_tuning(model: LoadedModel, layer: str, probes: Sequence[TextureProbe
 # ---------------------------------------------------------------------------------------------- stage glue
 
 def probes_for_kernel(kernel: int, optimal_video: np.ndarray, decomposition=None, refined: dict | None = None,
-                      objective: str = "channel") -> list[TextureProbe]:
+                      objective: str = "channel", optimal_activation: float | None = None) -> list[TextureProbe]:
     """The probes of one kernel from stage 1's clip (optimal.npz ``video``), stage 2's
     :class:`~kernelvis.decompose.fit.Decomposition` (decomposition.npz) and/or the refined arrays (refined.npz:
     ``static``, ``velocity``). The visualized direction and speed are computed as summary.json's are:
@@ -456,12 +532,14 @@ def probes_for_kernel(kernel: int, optimal_video: np.ndarray, decomposition=None
     if decomposition is not None:
         direction = summarize_direction(decomposition.velocity, motion_weights(video))
         probes.append(TextureProbe(int(kernel), np.asarray(decomposition.static, np.float32), len(video),
-                                   direction.speed_px_per_frame, direction.direction_deg, objective, "stage2"))
+                                   direction.speed_px_per_frame, direction.direction_deg, objective, "stage2",
+                                   optimal_activation))
     if refined is not None:
         velocity = np.asarray(refined["velocity"], dtype=np.float32)
         direction = summarize_direction(velocity[1:])
         probes.append(TextureProbe(int(kernel), np.asarray(refined["static"], np.float32), len(video),
-                                   direction.speed_px_per_frame, direction.direction_deg, objective, REFINED))
+                                   direction.speed_px_per_frame, direction.direction_deg, objective, REFINED,
+                                   optimal_activation))
     return probes
 
 
@@ -477,13 +555,14 @@ def probes_from_files(optimal_path, decomposition_path=None, refined_path=None) 
         video = archive["video"]
         kernel = int(archive["kernel"])
         objective = str(archive["objective"]) if "objective" in archive.files else "channel"
+        activation = float(archive["activation"]) if "activation" in archive.files else None
     decomposition = (load_decomposition(decomposition_path)
                      if decomposition_path is not None and Path(decomposition_path).is_file() else None)
     refined = None
     if refined_path is not None and Path(refined_path).is_file():
         with np.load(refined_path) as archive:
             refined = {"static": archive["static"], "velocity": archive["velocity"]}
-    return probes_for_kernel(kernel, video, decomposition, refined, objective)
+    return probes_for_kernel(kernel, video, decomposition, refined, objective, activation)
 
 
 def save_texture_tuning(results: Sequence[TextureTuning], out_dir, model_name: str = "", layer: str = "",

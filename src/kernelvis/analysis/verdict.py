@@ -11,6 +11,10 @@ from typing import Sequence
 
 STATUS_PRIORITY = ("diverged", "dead", "silent", "ok")
 """When stages report different statuses for one kernel, the first of these wins."""
+DSI_THRESHOLD = 0.3
+"""A kernel is direction selective (for gratings, or for its own texture) above this DSI."""
+MAX_ERROR_DEG = 30.0
+"""A visualized direction agrees with a preferred one within this angle."""
 
 
 
@@ -93,3 +97,42 @@ def kernel_status(stage_status: str | None, optimal_max_response: float, tuning_
         return "silent", ("its output is nowhere positive on the " + ", ".join(measured) + " (largest values "
                           + ", ".join(f"{value:.3g}" for value in measured.values()) + ")")
     return stage_status or "ok", ""
+
+
+def _number(record: dict, key: str) -> float:
+    value = record.get(key)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def _verdict(record: dict, key: str) -> bool | None:
+    """A recorded verdict (bool, or its text in a CSV); None where absent or empty."""
+    value = record.get(key)
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def texture_verdict_of(summary: dict, prefix: str, visualized_key: str) -> tuple[bool, bool, bool | None]:
+    """(selective, agrees, peak agrees) of one texture's tuning in a summary (``prefix`` ``texture_`` or
+    ``refined_texture_``): selective = DSI above the threshold with a verdict; the verdict recorded by the texture
+    tuning, or (a summary from before it recorded one) the peak within ``MAX_ERROR_DEG`` of the visualized
+    direction."""
+    dsi, peak = _number(summary, f"{prefix}dsi"), _number(summary, f"{prefix}preferred_direction_deg")
+    visualized = _number(summary, visualized_key)
+    error = (abs((peak - visualized + 180.0) % 360.0 - 180.0) if math.isfinite(peak) and math.isfinite(visualized)
+             else math.nan)
+    peak_agrees = _verdict(summary, f"{prefix}peak_agrees")
+    if peak_agrees is None and math.isfinite(error):
+        peak_agrees = error <= MAX_ERROR_DEG
+    verdict = _verdict(summary, f"{prefix}agrees")
+    if f"{prefix}agrees" not in summary and math.isfinite(error):
+        verdict = error <= MAX_ERROR_DEG
+    selective = math.isfinite(dsi) and dsi > DSI_THRESHOLD and verdict is not None
+    return selective, bool(selective and verdict), peak_agrees

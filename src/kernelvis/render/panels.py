@@ -137,7 +137,11 @@ def _facts_text(facts: dict) -> str:
     lines = [f"{short:>11} {facts[key]:.3g}" for key, short in labels
              if isinstance(facts.get(key), (int, float)) and not isinstance(facts.get(key), bool)]
     if isinstance(facts.get("texture_agrees"), bool):  # the visualized motion vs where the kernel moves its texture
-        lines.append(f"{'motion fits':>11} {'yes' if facts['texture_agrees'] else 'NO'}")
+        fraction = facts.get("texture_visualized_fraction")  # how much of the texture's best the shown motion gets
+        share = f" {100 * fraction:.0f}%" if isinstance(fraction, (int, float)) and not isinstance(fraction, bool) else ""
+        lines.append(f"{'motion fits':>11} {'yes' if facts['texture_agrees'] else 'NO'}{share}")
+    elif facts.get("texture_measurable") is False:  # moving the texture barely changes the response: no verdict
+        lines.append(f"{'motion fits':>11} n/a")
     if facts.get("objective"):
         lines.append(f"{'objective':>11} {facts['objective']}")
     audit = [(key, short) for key, short in (("optimal_vs_best_grating", "vs stimulus"),

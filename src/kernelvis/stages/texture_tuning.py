@@ -49,7 +49,7 @@ def texture_tuning_stage(kernel_set: KernelSet, config=None, use_refined: bool =
         stage1 = stage1s[kernel] = stage1_of(kernel_set, kernel, kernel_dir)
         refined = refined_of(kernel_set, kernel, kernel_dir) if use_refined else None
         probes[kernel] = probes_for_kernel(kernel, stage1.video, stage2_of(kernel_set, kernel, kernel_dir), refined,
-                                           stage1.objective)
+                                           stage1.objective, stage1.activation)
     results = {kernel: [] for kernel in kernel_set.kernels}
     for preprocessing in dict.fromkeys(stage1.preprocessing for stage1 in stage1s.values()):
         group = [probe for kernel in kernel_set.kernels if stage1s[kernel].preprocessing == preprocessing
