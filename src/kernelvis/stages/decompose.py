@@ -49,17 +49,23 @@ def decompose_file(video_path, out_dir, config, motion_scale: float | None = Non
     from kernelvis.io import read_video
     from kernelvis.stages.inputs import load_stage1
 
-    video = read_video(video_path)  # a missing or unreadable file is one line naming it
-    if _is_optimal_npz(video_path):
+    if _is_optimal_npz(video_path):  # read once, as stage 1's record (its video and how it was made)
         stage1 = load_stage1(video_path)
         return decompose_into(stage1.video, stage1.metadata, out_dir, config, motion_scale)
-    return decompose_into(video, {}, out_dir, config, motion_scale)
+    # any other video; a missing or unreadable file is one line naming it
+    return decompose_into(read_video(video_path), {}, out_dir, config, motion_scale)
 
 
 def _is_optimal_npz(path) -> bool:
+    """An existing .npz with stage 1's ``activation`` (only the archive's index is read, no array)."""
+    import zipfile
+
     import numpy as np
 
-    if Path(path).suffix.lower() != ".npz":
+    if Path(path).suffix.lower() != ".npz" or not Path(path).is_file():
         return False
-    with np.load(path) as archive:
-        return "activation" in archive.files
+    try:
+        with np.load(path) as archive:
+            return "activation" in archive.files
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return False  # read_video says what is wrong with it
