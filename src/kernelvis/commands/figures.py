@@ -40,11 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     table.add_argument("summaries", nargs="+")
     table.add_argument("--out-file", required=True)
 
-    grid = figures.add_parser("depth-grid", help="rows = layers, columns = kernels (PNG + PDF)")
+    grid = figures.add_parser("depth-grid", help="rows = layers, columns = kernels, wrapped (PNG + PDF)")
     grid.add_argument("summaries", nargs="+", help="summary.json files; decomposition.npz is read beside each")
     grid.add_argument("--out-file", required=True, help="PNG path; the PDF is written beside it")
     grid.add_argument("--title", default="")
     grid.add_argument("--motion-scale", type=_motion_scale, default=None)
+    grid.add_argument("--max-columns", type=int, default=8, metavar="N",
+                      help="at most N kernels a row; a layer with more continues on the rows below")
 
     depth = figures.add_parser("motion-depth", help="motion index and speed per layer (PNG + PDF)")
     depth.add_argument("table", help="summary.csv")
@@ -118,9 +120,12 @@ def _depth_grid(args) -> int:
 
     import numpy as np
 
+    from kernelvis.errors import BadInputError
     from kernelvis.render.figures import depth_grid
     from kernelvis.render.savefig import save_figure
 
+    if args.max_columns < 1:
+        raise BadInputError(f"--max-columns: at least 1 kernel a row, got {args.max_columns}")
     cells: OrderedDict[str, list[dict]] = OrderedDict()
     for summary_path in map(Path, args.summaries):
         summary = json.loads(summary_path.read_text())
@@ -130,7 +135,7 @@ def _depth_grid(args) -> int:
                                                         "audit_pass", "motion_share", "appearance_share",
                                                         "residual_share")})
         cells.setdefault(summary.get("layer", summary_path.parent.parent.name), []).append(cell)
-    save_figure(depth_grid(cells, args.title, args.motion_scale), args.out_file, also_pdf=True)
+    save_figure(depth_grid(cells, args.title, args.motion_scale, args.max_columns), args.out_file, also_pdf=True)
     print(f"wrote {args.out_file} and its PDF")
     return 0
 

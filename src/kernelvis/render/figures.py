@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import groupby
 
 import numpy as np
 
@@ -11,51 +12,85 @@ from kernelvis.render.panels import audit_badge, mean_velocity
 from kernelvis.render.savefig import plt
 
 
-def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_scale_px_per_frame: float | None = None):
-    """Rows = layers (in the given order, shallow to deep), columns = kernels.
-    A bar under each motion cell splits the kernel's temporal change into motion (blue), appearance
+MAX_COLUMNS = 8
+"""Kernels per depth-grid row: a layer with more continues on the rows below, so whole layers stay legible."""
+
+
+def grid_rows(cells: "OrderedDict[str, list[dict]]", max_columns: int = MAX_COLUMNS) -> list[tuple[str, list[dict]]]:
+    """The depth grid's figure rows, top to bottom: (layer, its kernels on that row), at most ``max_columns``
+    kernels each; a layer's kernels fill its rows in the given order, layers follow in the given order."""
+    if max_columns < 1:
+        raise ValueError(f"max_columns must be at least 1, got {max_columns}")
+    return [(layer, kernels[start:start + max_columns])
+            for layer, kernels in cells.items() for start in range(0, max(len(kernels), 1), max_columns)]
+
+
+def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_scale_px_per_frame: float | None = None,
+               max_columns: int = MAX_COLUMNS):
+    """Rows = layers (in the given order, shallow to deep), columns = kernels: at most ``max_columns`` kernels a
+    row, a layer with more continues on the rows below it (its label once, beside all its rows, which a line
+    spans). A bar under each motion cell splits the kernel's temporal change into motion (blue), appearance
     change (orange) and residual (grey) when its summary has the shares.
 
     ``cells[layer]`` is a list of dicts with ``kernel``, ``static`` [H,W,3], ``velocity`` [T,H,W,2] and
     optional ``direction_deg``/``speed_px_per_frame``. Each cell shows the static texture with mean-motion
     arrows beside the HSV motion of the time-averaged velocity.
     """
-    from kernelvis.render.arrows import draw_motion_arrows
-    from kernelvis.render.motion import color_wheel, velocity_to_rgb
+    from matplotlib.transforms import blended_transform_factory
 
-    layers = list(cells)
-    columns = max(len(kernels) for kernels in cells.values())
-    figure, axes = plt.subplots(len(layers), 2 * columns + 1, figsize=(2.6 * columns + 1.0, 1.5 * len(layers) + 0.7),
-                                squeeze=False, gridspec_kw={"width_ratios": [1, 1] * columns + [0.6]})
+    from kernelvis.render.motion import color_wheel
+
+    rows = grid_rows(cells, max_columns)
+    columns = max(1, max(len(kernels) for _, kernels in rows))
+    height = 1.5 * len(rows) + 0.7
+    figure, axes = plt.subplots(len(rows), 2 * columns + 1, figsize=(2.6 * columns + 1.0, height), squeeze=False,
+                                gridspec_kw={"width_ratios": [1, 1] * columns + [0.6],
+                                             "top": max(0.88, 1 - 0.5 / height)})  # the title's margin: ~0.5 in
     for axis in axes.ravel():
         axis.axis("off")
-    for row, layer in enumerate(layers):
-        for column, cell in enumerate(cells[layer]):
-            static_axes, motion_axes = axes[row, 2 * column], axes[row, 2 * column + 1]
-            static_axes.imshow(np.clip(cell["static"], 0, 1))
-            average = mean_velocity(cell["velocity"])
-            draw_motion_arrows(static_axes, average)
-            motion_axes.imshow(velocity_to_rgb(average[None], motion_scale_px_per_frame)[0], interpolation="nearest")
-            caption = f"k{cell['kernel']}"
-            if isinstance(cell.get("speed_px_per_frame"), (int, float)):
-                caption += f"  {cell['speed_px_per_frame']:.2f}px/f"
-            draw_share_bar(motion_axes, cell)
-            badge, colour = audit_badge(cell, short=True)
-            static_axes.set_title(f"{caption} {badge}" if badge else caption, fontsize=7, loc="left", color=colour)
-            if badge:  # a frame around both images: this cell is not what the kernel prefers, or not a result
-                for marked in (static_axes, motion_axes):
-                    marked.axis("on")
-                    marked.set_xticks([])
-                    marked.set_yticks([])
-                    for spine in marked.spines.values():
-                        spine.set_edgecolor(colour)
-                        spine.set_linewidth(2.5)
-        axes[row, 0].text(-0.08, 0.5, row_label(layer), transform=axes[row, 0].transAxes, rotation=90, ha="right",
-                          va="center", fontsize=8 if len(layer) <= 16 else 6.5)
+    for row, (_, kernels) in enumerate(rows):
+        for column, cell in enumerate(kernels):
+            _draw_cell(axes[row, 2 * column], axes[row, 2 * column + 1], cell, motion_scale_px_per_frame)
+    for layer, indices in groupby(range(len(rows)), key=lambda row: rows[row][0]):  # a label once, beside its rows
+        indices = list(indices)
+        first, last = indices[0], indices[-1]
+        top, bottom = axes[first, 0].get_position().y1, axes[last, 0].get_position().y0
+        beside = blended_transform_factory(axes[first, 0].transAxes, figure.transFigure)
+        axes[first, 0].text(-0.08, (top + bottom) / 2, row_label(layer), transform=beside, rotation=90, ha="right",
+                            va="center", fontsize=8 if len(layer) <= 16 else 6.5)
+        if last > first:  # the layer continues on the rows below: a line spans all of them
+            axes[first, 0].plot([-0.05, -0.05], [top, bottom], transform=beside, color="0.5", linewidth=1.0,
+                                clip_on=False)
     axes[0, -1].imshow(color_wheel(64))
     axes[0, -1].set_title("direction", fontsize=7)
     figure.suptitle(title, fontsize=10)
     return figure
+
+
+def _draw_cell(static_axes, motion_axes, cell: dict, motion_scale_px_per_frame: float | None) -> None:
+    """One depth-grid cell: the static texture with mean-motion arrows, captioned with the kernel (and its speed
+    and audit badge), beside the HSV motion with its share bar; framed in the badge's colour when it has one."""
+    from kernelvis.render.arrows import draw_motion_arrows
+    from kernelvis.render.motion import velocity_to_rgb
+
+    static_axes.imshow(np.clip(cell["static"], 0, 1))
+    average = mean_velocity(cell["velocity"])
+    draw_motion_arrows(static_axes, average)
+    motion_axes.imshow(velocity_to_rgb(average[None], motion_scale_px_per_frame)[0], interpolation="nearest")
+    caption = f"k{cell['kernel']}"
+    if isinstance(cell.get("speed_px_per_frame"), (int, float)):
+        caption += f"  {cell['speed_px_per_frame']:.2f}px/f"
+    draw_share_bar(motion_axes, cell)
+    badge, colour = audit_badge(cell, short=True)
+    static_axes.set_title(f"{caption} {badge}" if badge else caption, fontsize=7, loc="left", color=colour)
+    if badge:  # a frame around both images: this cell is not what the kernel prefers, or not a result
+        for marked in (static_axes, motion_axes):
+            marked.axis("on")
+            marked.set_xticks([])
+            marked.set_yticks([])
+            for spine in marked.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2.5)
 
 
 SHARES = (("motion_share", "motion", "tab:blue"), ("appearance_share", "appearance", "tab:orange"),
