@@ -42,7 +42,12 @@ def depth_grid(cells: "OrderedDict[str, list[dict]]", title: str = "", motion_sc
 
     rows = grid_rows(cells, max_columns)
     columns = max(1, max(len(kernels) for _, kernels in rows))
-    height = 1.5 * len(rows) + 0.7
+    # A row is an image (about 1.2 in wide, as tall as the frames' aspect makes it) and its caption: 1.5 in for
+    # square frames, less for TransNetV2's 27x48 (wide frames would otherwise float in empty space).
+    aspect = max(np.asarray(cell["static"]).shape[0] / np.asarray(cell["static"]).shape[1]
+                 for _, kernels in rows for cell in kernels)
+    row_height = max(1.2 * aspect + 0.3, 1.2)  # at least a long module name (rotated, 6.5 pt)
+    height = row_height * len(rows) + 0.7
     figure, axes = plt.subplots(len(rows), 2 * columns + 1, figsize=(2.6 * columns + 1.0, height), squeeze=False,
                                 gridspec_kw={"width_ratios": [1, 1] * columns + [0.6],
                                              "top": max(0.88, 1 - 0.5 / height)})  # the title's margin: ~0.5 in
