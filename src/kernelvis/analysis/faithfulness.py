@@ -34,7 +34,8 @@ from typing import Sequence
 import numpy as np
 
 from kernelvis.analysis.tuning import channel_responses, write_csv
-from kernelvis.analysis.verdict import DSI_THRESHOLD, MAX_ERROR_DEG, texture_verdict_of  # noqa: F401 (re-exported)
+from kernelvis.analysis.verdict import (DSI_THRESHOLD, MAX_ERROR_DEG, TEXTURE_LABEL_PREFIXES,  # noqa: F401
+                                        texture_verdict_of)
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg
 from kernelvis.models.loaded import LoadedModel
@@ -115,8 +116,10 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
     texture_peak, texture_dsi = _number(summary, "texture_preferred_direction_deg"), _number(summary, "texture_dsi")
     texture_error = (float(angular_difference_deg(texture_peak, decomposed))
                      if math.isfinite(texture_peak) and math.isfinite(decomposed) else math.nan)
-    texture_selective, texture_agrees, texture_peak_agrees = texture_verdict_of(summary, "texture_", "direction_deg")
-    refined_selective, refined_agrees, _ = texture_verdict_of(summary, "refined_texture_", "refined_direction_deg")
+    texture_selective, texture_agrees, texture_peak_agrees = texture_verdict_of(
+        summary, TEXTURE_LABEL_PREFIXES["stage2"], "direction_deg")
+    refined_selective, refined_agrees, _ = texture_verdict_of(summary, TEXTURE_LABEL_PREFIXES["refined"],
+                                                              "refined_direction_deg")
     grating_vs_texture = (float(angular_difference_deg(preferred, texture_peak))
                           if math.isfinite(preferred) and math.isfinite(texture_peak) else math.nan)
     activation, grating = _number(summary, "activation"), _number(tuning, "best_grating_activation")

@@ -34,7 +34,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from kernelvis.analysis.verdict import DSI_THRESHOLD, MAX_ERROR_DEG, STATUS_PRIORITY, audit_share, texture_verdict_of
+from kernelvis.analysis.verdict import (DSI_THRESHOLD, MAX_ERROR_DEG, STATUS_PRIORITY, TEXTURE_LABEL_PREFIXES,
+                                        audit_share, texture_verdict_of)
 from kernelvis.geometry import angular_difference_deg
 
 UNMEASURED = ("dead", "diverged")
@@ -87,7 +88,7 @@ def _texture_agreement(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """(selective, agrees) per kernel for its own texture: the texture tuning's recorded verdict
     (:func:`kernelvis.analysis.verdict.texture_verdict_of`), measured kernels only."""
     measured = ~frame["status"].isin(UNMEASURED)
-    verdicts = [texture_verdict_of(row, "texture_", "direction_deg")
+    verdicts = [texture_verdict_of(row, TEXTURE_LABEL_PREFIXES["stage2"], "direction_deg")
                 for row in frame.astype(object).where(frame.notna(), None).to_dict("records")]
     selective = pd.Series([v[0] for v in verdicts], index=frame.index, dtype=bool) & measured
     agrees = pd.Series([v[1] for v in verdicts], index=frame.index, dtype=bool) & selective

@@ -70,6 +70,7 @@ import numpy as np
 import torch
 
 from kernelvis.analysis.tuning import direction_selectivity_index, vector_average, write_csv
+from kernelvis.analysis.verdict import TEXTURE_LABEL_PREFIXES
 from kernelvis.geometry import angular_difference_deg
 from kernelvis.models.activation import layer_output, select_responses
 from kernelvis.models.loaded import LoadedModel
@@ -79,7 +80,7 @@ TEXTURE, STATIC, REFINED = "texture", "static", "refined"
 """Stimulus kinds besides the moving texture (``texture``): ``static`` the texture standing still,
 ``baseline`` a uniform clip of its mean colour. ``REFINED`` is the label of a refined-texture probe."""
 BASELINE = "baseline"
-LABEL_PREFIXES = {"stage2": "texture_", REFINED: "refined_texture_"}
+LABEL_PREFIXES = TEXTURE_LABEL_PREFIXES
 """Record-key prefix per probe label: stage 2's texture -> ``texture_*``, the refined one -> ``refined_texture_*``."""
 
 
@@ -407,14 +408,14 @@ def curve_fraction_at(directions_deg: np.ndarray, curve: np.ndarray, direction_d
     return at / peak if peak > 0 else None
 
 
-def texture_verdict(visualized_direction_deg: float | None, preferred_deg: float | None,
-                    visualized_fraction: float | None, config: TextureTuningConfig) -> bool | None:
-    """"The visualized motion is where the kernel wants this texture to move": the peak within the tolerance, or
-    the visualized direction on the curve's plateau (at least ``config.plateau_fraction`` of the peak)."""
-    peak = texture_agrees(visualized_direction_deg, preferred_deg, config.tolerance_deg)
-    if peak is None:
+def texture_verdict(peak_agrees: bool | None, visualized_fraction: float | None,
+                    config: TextureTuningConfig) -> bool | None:
+    """"The visualized motion is where the kernel wants this texture to move": the peak within the tolerance
+    (``peak_agrees``, :func:`texture_agrees`), or the visualized direction on the curve's plateau (at least
+    ``config.plateau_fraction`` of the peak). None where ``peak_agrees`` is (nothing to judge)."""
+    if peak_agrees is None:
         return None
-    return bool(peak or (visualized_fraction is not None and visualized_fraction >= config.plateau_fraction))
+    return bool(peak_agrees or (visualized_fraction is not None and visualized_fraction >= config.plateau_fraction))
 
 
 def _share_of(value: float, scale: float | None) -> float | None:
@@ -460,7 +461,7 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
         peak_response=float(np.max(raw[reference])), best_speed_factor=float(factors[best]),
         best_speed_px_per_frame=float(factors[best] * speed), best_speed_direction_deg=best_direction,
         angular_error_deg=error,
-        agrees=texture_verdict(visualized, preferred, fraction, config) if measurable else None,
+        agrees=texture_verdict(peak_agrees, fraction, config),
         agrees_near_peak=texture_agrees(visualized, peaks or None, config.tolerance_deg) if measurable else None,
         peak_agrees=peak_agrees, visualized_fraction=fraction, modulation=modulation,
         drive=_share_of(float(np.max(raw[reference])), probe.optimal_activation), measurable=measurable,

@@ -9,12 +9,17 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from kernelvis.geometry import angular_difference_deg
+
 STATUS_PRIORITY = ("diverged", "dead", "silent", "ok")
 """When stages report different statuses for one kernel, the first of these wins."""
 DSI_THRESHOLD = 0.3
 """A kernel is direction selective (for gratings, or for its own texture) above this DSI."""
 MAX_ERROR_DEG = 30.0
 """A visualized direction agrees with a preferred one within this angle."""
+TEXTURE_LABEL_PREFIXES = {"stage2": "texture_", "refined": "refined_texture_"}
+"""Texture-conditioned tuning's record keys per texture: stage 2's texture -> ``texture_*``, the refined one ->
+``refined_texture_*`` (here, torch-free, for the analysis that writes them and the atlas and tables that read them)."""
 
 
 
@@ -126,7 +131,7 @@ def texture_verdict_of(summary: dict, prefix: str, visualized_key: str) -> tuple
     direction."""
     dsi, peak = _number(summary, f"{prefix}dsi"), _number(summary, f"{prefix}preferred_direction_deg")
     visualized = _number(summary, visualized_key)
-    error = (abs((peak - visualized + 180.0) % 360.0 - 180.0) if math.isfinite(peak) and math.isfinite(visualized)
+    error = (float(angular_difference_deg(peak, visualized)) if math.isfinite(peak) and math.isfinite(visualized)
              else math.nan)
     peak_agrees = _verdict(summary, f"{prefix}peak_agrees")
     if peak_agrees is None and math.isfinite(error):

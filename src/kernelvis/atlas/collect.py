@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kernelvis.analysis.verdict import TEXTURE_LABEL_PREFIXES
 from kernelvis.errors import BadInputError
 
 KERNEL_DIR = re.compile(r"^kernel_(\d+)$")
@@ -164,11 +165,6 @@ def read_tuning_curve(kernel_dir: Path) -> tuple[list[float], list[float]] | Non
     return directions, [best[d] for d in directions]
 
 
-TEXTURE_PREFIXES = {"stage2": "texture_", "refined": "refined_texture_"}
-"""Record-key prefix of texture_tuning.json's scalars per curve label (kernelvis.analysis.texture_tuning's
-LABEL_PREFIXES, repeated so the atlas does not import torch)."""
-
-
 def _reference_row(curve: dict) -> list | None:
     """The ``relative`` row at speed factor 1.0 (the visualized speed); a single row when no factors are listed."""
     rows, factors = curve.get("relative"), curve.get("speed_factors")
@@ -206,7 +202,7 @@ def read_texture_tuning(kernel_dir: Path) -> dict | None:
         return None
     curves = record.get("curves") if isinstance(record.get("curves"), dict) else {}
     found = []
-    for label, prefix in TEXTURE_PREFIXES.items():
+    for label, prefix in TEXTURE_LABEL_PREFIXES.items():
         curve = curves.get(label)
         if not isinstance(curve, dict) or not isinstance(curve.get("directions_deg"), list):
             continue
