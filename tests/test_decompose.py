@@ -77,6 +77,7 @@ def median_angular_error_deg(estimated, truth):
     return float(np.median(np.degrees(np.arccos(np.clip(cosine, -1, 1)))))
 
 
+@pytest.mark.slow  # 9 s; the fast suite keeps the translations, the static clip and the flicker
 def test_rotation_and_expansion_have_the_right_curl_and_divergence():
     deg_per_frame, rate_per_frame = 3.0, 0.03
     stimuli = [synthetic.rotating_texture(FRAMES, SIZE, deg_per_frame, seed=1),
@@ -160,3 +161,38 @@ def test_grating_motion_is_its_normal_velocity():
         summary = motion_summary(stimulus.video, decomposition)
         assert angular_difference_deg(summary["direction_deg"], direction) < 5.0
         assert summary["speed_px_per_frame"] == pytest.approx(1.0, rel=0.15)
+
+
+def thin_lines(frames: int, size: int, normal_deg: float, period_px: float, speed_px_per_frame: float,
+               dimmed: float = 0.3) -> np.ndarray:
+    """[T, H, W, 3] one bright anti-aliased line (a 1-px tent) every ``period_px``, drifting along its
+    normal (``normal_deg``, y down, so 90 deg moves up); every other frame at ``dimmed`` contrast: the
+    optimal input of a TransNetV2 temporal kernel looks like this."""
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
+    angle = np.deg2rad(normal_deg)
+    along_normal = cols * np.cos(angle) - rows * np.sin(angle)
+    video = []
+    for t in range(frames):
+        offset = np.mod(along_normal - speed_px_per_frame * t, period_px)
+        distance = np.minimum(offset, period_px - offset)
+        frame = np.clip(1.0 - distance, 0.0, 1.0) * (dimmed if t % 2 else 1.0)
+        video.append(np.repeat(frame[..., None], 3, axis=-1))
+    return np.stack(video).astype(np.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("normal_deg, speed", [(0.0, 0.5), (90.0, 0.5), (123.0, 0.7), (161.0, 0.8), (250.0, 1.3),
+                                               (300.0, 1.0)])
+def test_thin_lines_drifting_with_alternating_contrast_move_along_their_normal(normal_deg, speed):
+    # Thin lines give most pixels no gradient: the pairwise flow comes out at half the speed with jitter,
+    # and the joint fit turned that into back-and-forth motion read as the opposite direction (TransNetV2
+    # block-0 temporal kernel 13: 180 deg for lines drifting at 0 deg). The clip-wide translation start
+    # recovers it. Known weak spot, not asserted: at some obliques (37 deg) the 1-px lines are so unlike
+    # their own sub-pixel shift on the pixel lattice that neither start fits them (the direction is 30 deg
+    # off, as it was before the translation start).
+    video = thin_lines(FRAMES, 48, normal_deg, period_px=4.0, speed_px_per_frame=speed)
+    decomposition = decompose_video(video, DecomposeConfig())
+    summary = motion_summary(video, decomposition)
+    assert angular_difference_deg(summary["direction_deg"], normal_deg) < 10.0
+    assert summary["speed_px_per_frame"] == pytest.approx(speed, rel=0.2)
+    assert summary["direction_strength"] > 0.9

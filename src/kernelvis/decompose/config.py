@@ -31,6 +31,11 @@ class DecomposeConfig:
     """TV of each D_t (spatial only), mean |neighbour difference| in px"""
     tv_static_weight: float = 1e-4
     """TV of the static canvas, mean |neighbour difference| in intensity"""
+    rigid_start: bool = True
+    """also start from one constant velocity for the whole clip (``flow.global_velocity``) and refine from
+    whichever start, that or the chained pairwise flow, reconstructs the clip better before refinement (a
+    thin-line pattern gives the pairwise flow half its speed and a jitter the fit reads as back-and-forth
+    motion; False: the pairwise flow alone, as before)"""
     static_weight: float = 0.1
     """mean squared difference between I (cropped to the frame) and frame 0"""
     margin_px: int | None = None

@@ -27,7 +27,7 @@ from kernelvis.decompose.config import DecomposeConfig  # noqa: F401  (defined t
 from kernelvis.decompose.appearance import (Appearance, appearance_prior, apply_appearance, fit_appearance,
                                             gain_offset_maps, identity_appearance, polish_gain_offset, select_clips,
                                             with_rank1)
-from kernelvis.decompose.flow import chain_displacements, pairwise_flow, velocity_from_displacement
+from kernelvis.decompose.flow import chain_displacements, global_velocity, pairwise_flow, velocity_from_displacement
 from kernelvis.decompose.losses import masked_mse, total_variation
 from kernelvis.decompose.optim import VectorAdam
 from kernelvis.decompose.warp import pixel_grid, warp_static
@@ -174,6 +174,18 @@ def _per_clip_mse(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch
     return (recon.clamp(0, 1) - clips.transpose(1, 2)).square().mean(dim=(1, 2, 3, 4))
 
 
+def _start_error(clips: torch.Tensor, displacement: torch.Tensor, margin_px: int,
+                 config: DecomposeConfig) -> torch.Tensor:
+    """(B,) squared error of a start before refinement: the canvas splatted from the brightness-matched
+    frames at ``displacement``, with gain and offset in closed form where the model has them."""
+    canvas = splat_canvas(match_to_first_frame(clips), displacement, margin_px)
+    appearance = None
+    if config.appearance:
+        appearance = fit_appearance(warp_static(canvas, displacement, margin_px), clips, config.appearance_grid,
+                                    rank1=False)
+    return _per_clip_mse(clips, canvas, displacement, margin_px, appearance)
+
+
 def _appearance_share(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
                       appearance: Appearance) -> torch.Tensor:
     """(B,) appearance share of a fit (the Shapley split of :func:`kernelvis.decompose.stats.change_shares`)."""
@@ -274,9 +286,23 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
                          per_frame=config.flow_frame_standardize)
     with torch.no_grad():
         displacement = chain_displacements(flow)
+    rigid = None
+    if config.rigid_start:
+        velocity = global_velocity(flow_clips, flow, per_frame=config.flow_frame_standardize)
+        with torch.no_grad():
+            times = torch.arange(clips.shape[1], device=device, dtype=clips.dtype)
+            rigid = (-velocity[:, None, :] * times[None, :, None])[:, :, None, None, :].expand_as(displacement)
+    with torch.no_grad():
         margin_px = config.margin_px
         if margin_px is None:
-            margin_px = int(math.ceil(float(displacement.abs().max()))) + 2
+            largest = displacement.abs().max()
+            if rigid is not None:
+                largest = torch.maximum(largest, rigid.abs().max())
+            margin_px = int(math.ceil(float(largest))) + 2
+        if rigid is not None:
+            # of the two starts, the one that explains the clip better before any refinement is refined
+            better = _start_error(clips, rigid, margin_px, config) < _start_error(clips, displacement, margin_px, config)
+            displacement = torch.where(better.view(-1, 1, 1, 1, 1), rigid, displacement).contiguous()
         canvas = splat_canvas(clips, displacement, margin_px)
     batch, frames, channels, height, width = clips.shape
     appearance = None

@@ -202,13 +202,22 @@ grating: ~1, textures: < 0.2) constrain only the motion across it. On the pixel 
 correlation ridge still has isolated maxima, at shifts along the stripes, so they get no global shift."""
 
 
-def orientation_coherence(images: torch.Tensor) -> torch.Tensor:
-    """(N,) structure-tensor coherence ((λ1 − λ2)/(λ1 + λ2))² of (N, C, H, W) images, whole frame."""
+def structure_tensor(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(J_xx, J_yy, J_xy), each (N,): the whole-frame mean structure tensor of (N, C, H, W) images."""
     grey = images.mean(dim=1)
     d_x = grey[:, 1:-1, 2:] - grey[:, 1:-1, :-2]
     d_y = grey[:, 2:, 1:-1] - grey[:, :-2, 1:-1]
-    j_xx, j_yy, j_xy = (d_x * d_x).mean(dim=(1, 2)), (d_y * d_y).mean(dim=(1, 2)), (d_x * d_y).mean(dim=(1, 2))
+    return (d_x * d_x).mean(dim=(1, 2)), (d_y * d_y).mean(dim=(1, 2)), (d_x * d_y).mean(dim=(1, 2))
+
+
+def coherence_of(j_xx: torch.Tensor, j_yy: torch.Tensor, j_xy: torch.Tensor) -> torch.Tensor:
+    """Coherence ((λ1 − λ2)/(λ1 + λ2))² of structure tensors: 1 for stripes, 0 for isotropic texture."""
     return ((j_xx - j_yy) ** 2 + 4 * j_xy ** 2) / (j_xx + j_yy).square().clamp_min(1e-12)
+
+
+def orientation_coherence(images: torch.Tensor) -> torch.Tensor:
+    """(N,) structure-tensor coherence of (N, C, H, W) images, whole frame (:func:`coherence_of`)."""
+    return coherence_of(*structure_tensor(images))
 
 
 def _hann(size: int, like: torch.Tensor) -> torch.Tensor:
@@ -291,6 +300,64 @@ def _pyramid_flow(standardized: torch.Tensor, sizes: list[tuple[int, int]], step
         level_steps = steps * 2 ** (len(sizes) - 1 - level)
         flow = fit_flow_level(level_sources, level_targets, flow, level_steps, lr, tv_weight, magnitude_weight)
     return flow.reshape(batch, frames - 1, height, width, 2)
+
+
+GLOBAL_VELOCITY_TIE = 0.01
+"""The start from the pairwise flow's median replaces the start from zero only where it leaves this much
+less loss (relative, plus 1e-3 of the standardized frames' unit variance): from zero, VectorAdam moves a
+grating's translation only across its stripes (the aperture convention: its normal velocity), while the
+median of a flow field carries some of the field's along-stripe scatter, which the loss does not see."""
+GLOBAL_VELOCITY_TIE_ABS = 1e-3
+
+
+def global_velocity(clips: torch.Tensor, flow: torch.Tensor, steps: int = 80, lr: float = 0.1,
+                    per_frame: bool = True) -> torch.Tensor:
+    """(B, 2) one content velocity per clip, px/frame (x right, y down): the single translation that best
+    maps every frame of the clip onto the next, all pairs and pixels at once, on the frames standardized
+    as the pairwise flow's are. Fitted from two starts, zero and the median of the clip's pairwise ``flow``
+    (B, T-1, H, W, 2), which carries fast motions to it; the latter is kept only where it is clearly
+    better (``GLOBAL_VELOCITY_TIE``).
+
+    Why: the pairwise flow is a field, fitted pixel by pixel, and on a pattern of thin lines (the optimal
+    input of a temporal kernel: one bright column every 4 px, drifting 0.5 px/frame with every other
+    frame at half contrast) most pixels have no gradient and the field comes out at half the speed, with
+    a jitter the joint fit turns into back-and-forth motion. One translation shared by the whole clip is
+    constrained by every line at once; where the clip does translate rigidly it is the better start (the
+    fit chooses by reconstruction error, ``kernelvis.decompose.fit``). VectorAdam moves a grating's
+    translation only across its stripes, so from zero it finds the normal velocity."""
+    batch, pairs, height, width, _ = flow.shape
+    if pairs == 0:
+        return flow.new_zeros(batch, 2)
+    standardized = _standardize(clips, per_frame)
+    channels = standardized.shape[2]
+    sources = standardized[:, :-1].reshape(batch, pairs * channels, height, width).repeat(2, 1, 1, 1)
+    targets = standardized[:, 1:].reshape(batch, pairs * channels, height, width).repeat(2, 1, 1, 1)
+    grid = pixel_grid(height, width, clips.device, clips.dtype)
+    median = flow.reshape(batch, -1, 2).median(dim=1).values
+    shift = torch.cat([torch.zeros_like(median), median]).detach().clone().requires_grad_(True)  # u = -v
+    with torch.no_grad():
+        mask = inside_mask(grid + median.repeat(2, 1)[:, None, None, :], height, width).unsqueeze(1)
+
+    def per_clip_loss():
+        warped = sample_at_px(sources, grid + shift[:, None, None, :], padding_mode="border")
+        return ((warped - targets) ** 2 * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * pairs * channels)
+
+    optimizer = VectorAdam([(shift, -1)], lr, steps)
+    for _ in range(steps):
+        per_clip_loss().sum().backward()  # a sum of per-clip means: each clip's gradient is its own
+        optimizer.step()
+    with torch.no_grad():
+        loss = per_clip_loss()
+        use_flow = loss[batch:] < loss[:batch] * (1 - GLOBAL_VELOCITY_TIE) - GLOBAL_VELOCITY_TIE_ABS
+        velocity = -torch.where(use_flow[:, None], shift[batch:], shift[:batch])
+        # stripes constrain only the motion across them, and on the pixel lattice the fit still slides
+        # thin oblique lines along themselves: their velocity is the normal one, by construction
+        tensors = [j.reshape(batch, -1).mean(dim=1) for j in structure_tensor(gaussian_blur(standardized.flatten(0, 1), 1.0))]
+        across = 0.5 * torch.atan2(2 * tensors[2], tensors[0] - tensors[1])
+        normal = torch.stack([torch.cos(across), torch.sin(across)], dim=-1)
+        stripes = coherence_of(*tensors) > GLOBAL_SHIFT_MAX_COHERENCE
+        normal_velocity = (velocity * normal).sum(dim=-1, keepdim=True) * normal
+        return torch.where(stripes[:, None], normal_velocity, velocity)
 
 
 def chain_displacements(flow: torch.Tensor) -> torch.Tensor:
