@@ -10,6 +10,7 @@ from kernelvis.data import synthetic
 from kernelvis.decompose.save import load_decomposition
 from kernelvis.render.decomposition import FILES as PICTURES
 from kernelvis.io import write_gif, write_mp4
+from kernelvis.provenance import read_provenance
 
 FAST_OPTIONS = ["--steps", "10"]
 FILES = ("decomposition.npz", "stage_decompose.json")
@@ -64,6 +65,11 @@ def test_optimal_npz_metadata_is_carried_into_the_stage_record(tmp_path, clip):
     with np.load(out / "decomposition.npz") as archive:
         assert archive["displacement"].shape == (8, 32, 32, 2) and archive["static"].shape == (32, 32, 3)
         assert int(archive["margin_px"]) >= 1
+    # how it was made: the whole stage-2 config (the --steps given, the starts) in the record and the arrays
+    for provenance in (summary["provenance"], read_provenance(out / "decomposition.npz")):
+        assert provenance["stage"] == "decompose"
+        assert (provenance["model"], provenance["layer"], provenance["kernel"]) == ("demo", "conv2", 7)
+        assert provenance["config"]["steps"] == 10 and provenance["config"]["rigid_start"] is True
 
 
 @pytest.mark.parametrize("content, extra", [

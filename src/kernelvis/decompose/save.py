@@ -28,16 +28,21 @@ def save_decomposition(decomposition: Decomposition, out_dir: str | os.PathLike,
     return summary_path
 
 
-def save_decomposition_arrays(decomposition: Decomposition, out_dir: str | os.PathLike) -> Path:
+def save_decomposition_arrays(decomposition: Decomposition, out_dir: str | os.PathLike,
+                              provenance: dict | None = None) -> Path:
     """Write ``decomposition.npz`` (static, displacement, velocity, recon, static_canvas, margin_px, start
     and the appearance part: recon_motion_only, recon_appearance_only, gain, offset, residual_coef,
-    residual_image) into ``out_dir``; returns its path."""
+    residual_image; ``provenance`` as JSON when given) into ``out_dir``; returns its path."""
+    from kernelvis.provenance import provenance_json
+
     path = Path(out_dir) / "decomposition.npz"
     appearance = {name: getattr(decomposition, name) for name in APPEARANCE_KEYS
                   if getattr(decomposition, name) is not None}
+    recorded = {} if provenance is None else {"provenance": np.str_(provenance_json(provenance))}
     save_npz(path, static=decomposition.static, displacement=decomposition.displacement,
              velocity=decomposition.velocity, recon=decomposition.recon, static_canvas=decomposition.static_canvas,
-             margin_px=np.int64(decomposition.margin_px), start=np.str_(decomposition.start), **appearance)
+             margin_px=np.int64(decomposition.margin_px), start=np.str_(decomposition.start), **appearance,
+             **recorded)
     return path
 
 

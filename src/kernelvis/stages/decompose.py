@@ -20,11 +20,17 @@ def decompose_into(video, metadata: dict, out_dir, config, motion_scale: float |
     from kernelvis.decompose.stats import motion_summary
     from kernelvis.render.decomposition import render_decomposition
 
+    from kernelvis.provenance import make_provenance
+
     decomposition = decompose_video(video, config)
     record = {**metadata, **motion_summary(video, decomposition)}
+    # how it was made: stage 2's whole config (its starts and weights change the motion), and which kernel
+    provenance = {**{key: metadata[key] for key in ("model", "layer", "kernel") if key in metadata},
+                  **make_provenance("decompose", None, config)}
     with kernel_stage_output(out_dir, "decompose", record) as staging:
         record["motion_scale_px_per_frame"] = render_decomposition(decomposition, staging, motion_scale)
-        save_decomposition_arrays(decomposition, staging)
+        save_decomposition_arrays(decomposition, staging, provenance)
+        record["provenance"] = provenance
     return decomposition, record
 
 
