@@ -42,6 +42,9 @@ def kernel_dirs(layer_dir: Path) -> list[Path]:
 def measure_layer(model, layer: str, layer_dir: Path, variants: dict, tuning_config: TextureTuningConfig) -> dict:
     """{variant: [per-kernel row]} for every kernel of the layer with an optimal input."""
     stage1s = [load_stage1(directory / "optimal.npz") for directory in kernel_dirs(layer_dir)]
+    if not stage1s:
+        raise SystemExit(f"no optimal inputs under {layer_dir}/kernel_*/optimal.npz: run the workflow first "
+                         "(make figures, or config/heldout.yaml for the held-out layers)")
     rows = {}
     for name, overrides in variants.items():
         config = DecomposeConfig(**overrides)
@@ -85,7 +88,9 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default="transnetv2", help="the results directory's model name")
     parser.add_argument("--spec", default=None, help="zoo spec (default: --model)")
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--layers", nargs="+", required=True)
+    parser.add_argument("--layers", nargs="+", default=["SDDCNN.0.DDCNN.0.Conv3D_1.layers.1"],
+                        help="layers with optimal inputs under RESULTS/MODEL (default: TransNetV2's block-0 temporal "
+                             "layer, which the default run visualizes whole)")
     parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"),
                         help="a stage-2 variant: DecomposeConfig overrides as JSON (repeatable; default: '{}')")
     parser.add_argument("--directions", type=int, default=16)

@@ -162,6 +162,7 @@ def test_non_square_clip_decomposes_with_shares():
     assert interior_epe(fits[1].velocity, moving.velocity[:, :height]) < 0.1
 
 
+@pytest.mark.slow  # 27 s: eight clips, each fitted from both motion starts
 def test_pure_translation_in_eight_directions_stays_motion():
     speeds = [0.5, 3.0, 1.2, 2.5, 0.8, 2.0, 1.6, 2.8]
     directions = [0, 45, 90, 135, 180, 225, 270, 315]
@@ -173,7 +174,7 @@ def test_pure_translation_in_eight_directions_stays_motion():
         summary = motion_summary(stimulus.video, fit)
         assert interior_epe(fit.velocity, stimulus.velocity) <= 0.1
         assert summary["appearance_share"] <= 0.05
-        assert fit.start == "motion"
+        assert fit.start in ("motion", "translation")  # a motion start, from the pairwise flow or one velocity
 
 
 def test_a_grating_gets_no_global_shift_but_a_texture_does():

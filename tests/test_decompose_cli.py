@@ -89,3 +89,11 @@ def test_bad_input_exits_1_with_one_line_and_no_output(tmp_path, capsys, clip, c
     assert error.startswith("kernelvis: error:") and "\n" not in error
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == (["clip.npz"] if content is not None else [])
+
+
+def test_no_translation_start_fits_from_the_pairwise_flow_alone(tmp_path, clip):
+    np.savez(tmp_path / "clip.npz", video=clip.video)
+    assert run_decompose(tmp_path / "clip.npz", tmp_path / "out", "--no-translation-start") == 0
+    record = json.loads((tmp_path / "out" / "stage_decompose.json").read_text())
+    assert record["provenance"]["config"]["rigid_start"] is False
+    assert record["decompose_start"] in ("motion", "appearance")

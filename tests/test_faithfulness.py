@@ -220,6 +220,7 @@ def test_tuning_keys_merged_into_summary_are_used_when_tuning_json_is_absent(tmp
     assert entry["agreement"] == 1.0
 
 
+@pytest.mark.slow  # 23 s (stage 1 of planted units, stage 2 from both motion starts)
 def test_end_to_end_optimize_decompose_recovers_planted_drift_directions():
     """Issue 8's end-to-end check on plain drifting-Gabor energy units: their optimal input is a grating,
     whose motion is only defined across its stripes; stage 2 must report that normal direction."""

@@ -49,6 +49,9 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
                        help="static canvas margin around the frame (default: largest displacement + 2)")
     group.add_argument("--no-appearance", dest="appearance", action="store_false",
                        help="texture + motion only, no appearance component (stage 2 before issue 16)")
+    group.add_argument("--no-translation-start", dest="rigid_start", action="store_false",
+                       help="fit from the pairwise flow's start only, not also from one velocity for the whole clip "
+                            "(about halves stage 2's time)")
     group.add_argument("--appearance-grid", type=int, default=defaults.appearance_grid,
                        help="control points per side of the gain/offset maps (1: global gain and offset)")
     group.add_argument("--motion-scale", type=float, default=None, metavar="PX_PER_FRAME",
@@ -86,6 +89,7 @@ def decompose_config_from_args(args):
                            flow_steps=args.flow_steps, flow_lr=args.flow_lr, flow_tv_weight=args.flow_tv,
                            margin_px=args.margin_px, seed=getattr(args, "seed", 0),
                            appearance=getattr(args, "appearance", True),
+                           rigid_start=getattr(args, "rigid_start", True),
                            appearance_grid=getattr(args, "appearance_grid", defaults_grid()),
                            device=getattr(args, "device", "cpu"), **weights)
 

@@ -32,10 +32,10 @@ class DecomposeConfig:
     tv_static_weight: float = 1e-4
     """TV of the static canvas, mean |neighbour difference| in intensity"""
     rigid_start: bool = True
-    """also start from one constant velocity for the whole clip (``flow.global_velocity``) and refine from
-    whichever start, that or the chained pairwise flow, reconstructs the clip better before refinement (a
-    thin-line pattern gives the pairwise flow half its speed and a jitter the fit reads as back-and-forth
-    motion; False: the pairwise flow alone, as before)"""
+    """also fit from one constant velocity for the whole clip (``flow.global_velocity``) and keep, per clip,
+    whichever fit, that or the one from the chained pairwise flow, reconstructs the clip better (a thin-line
+    pattern gives the pairwise flow half its speed and a jitter the fit reads as back-and-forth motion);
+    about doubles stage 2's time. False: the pairwise flow's start alone, as before"""
     static_weight: float = 0.1
     """mean squared difference between I (cropped to the frame) and frame 0"""
     margin_px: int | None = None
