@@ -1,12 +1,13 @@
 """Demo-model training: held-out accuracy and time. Prints; asserts nothing.
 
     .venv/bin/python benchmarks/demo_training.py          # quick: 6 epochs of 32 clips per class (about a minute)
-    .venv/bin/python benchmarks/demo_training.py --full [--threads 2] [--seed 0] [--out-file results/demo/demo_model.pt]
+    .venv/bin/python benchmarks/demo_training.py --full [--seed 0] [--out-file results/demo/demo_model.pt]
 
 ``--full`` is the workflow's training (kernelvis train-demo's defaults, docs/data.md: 15+ minutes on a loaded
 2-core machine); without it the same loop runs on a reduced task so `make bench` stays short.
 
-Reports wall time and this process's CPU time (on a shared machine the wall time mostly measures
+The training runs as the workflow's does: one thread and torch capped at AVX2 (kernelvis.numerics), so
+``--full`` writes the weights ``kernelvis train-demo`` does. Reports wall time and this process's CPU time (on a shared machine the wall time mostly measures
 the other jobs), the 1-minute load average before and after, and held-out accuracy per class.
 """
 
@@ -16,12 +17,14 @@ import argparse
 import os
 import time
 
-import torch
+from kernelvis.numerics import request_portable_isa
+
+request_portable_isa()  # before torch is imported: the workflow's training numerics
+import torch  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-file", default=None, help="also save the checkpoint here")
     parser.add_argument("--full", action="store_true", help="the full-size training (train-demo's defaults)")
@@ -31,7 +34,6 @@ def main() -> None:
     from kernelvis.training import train_motion_model
     from kernelvis.models.demo import build_demo_model
 
-    torch.set_num_threads(args.threads)
     quick = {} if args.full else {"epochs": 6, "train_clips_per_class": 32, "heldout_clips_per_class": 8}
     config = MotionTaskConfig(seed=args.seed, progress=True, **quick)
     load_before = os.getloadavg()[0]
@@ -45,7 +47,7 @@ def main() -> None:
           f"({config.train_frames}-frame windows), {metrics.heldout_clips} held-out {config.frames}x{config.size}x{config.size} clips")
     print(f"held-out accuracy  {metrics.heldout_accuracy:.3f}   (train {metrics.train_accuracy:.3f})")
     print(f"wall time          {wall_seconds:.1f} s   (data {metrics.data_seconds:.1f} s, training+eval {metrics.train_seconds:.1f} s)")
-    print(f"CPU time           {cpu_seconds:.1f} s   on {args.threads} threads; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"CPU time           {cpu_seconds:.1f} s   on {metrics.threads} thread(s), CPU capability {metrics.numerics['cpu_capability']}; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
     for name, accuracy in metrics.heldout_accuracy_per_class.items():
         print(f"  {name:14s} {accuracy:.3f}")
 

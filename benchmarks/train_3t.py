@@ -2,7 +2,8 @@
 
 Variants: ``shift`` (random initial drift per filter, the train-3t default), ``identity`` (the
 3TConv paper's identity initialization) and ``demo3d`` (the ordinary 3D demo, for reference).
-Same data, seed and training loop (``kernelvis.training.train_motion_model``) for all.
+Same data, seed and training loop (``kernelvis.training.train_motion_model``) for all, with the workflow's
+training numerics (one thread, torch capped at AVX2: kernelvis.numerics).
 
     .venv/bin/python benchmarks/train_3t.py                      # quick: 1 epoch of 16 clips per class
     .venv/bin/python benchmarks/train_3t.py --full               # full size: the motion task's defaults
@@ -15,7 +16,10 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
+from kernelvis.numerics import TRAINING_THREADS, request_portable_isa
+
+request_portable_isa()  # before torch is imported: the workflow's training numerics
+import torch  # noqa: E402
 
 from kernelvis.data.motion_task import MotionTaskConfig
 from kernelvis.training import train_motion_model
@@ -42,10 +46,8 @@ def main() -> None:
     parser.add_argument("--clips-per-class", type=int, default=None, help="default: 16, with --full the task's own")
     parser.add_argument("--shift-std", type=float, default=0.7, help="px/frame, for the shift variant")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--save-dir", default=None, help="also save each variant's state dict here")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     full = MotionTaskConfig()
     epochs = args.epochs or (full.epochs if args.full else 1)
     clips_per_class = args.clips_per_class or (full.train_clips_per_class if args.full else 16)
@@ -54,7 +56,7 @@ def main() -> None:
                               seed=args.seed)
     print(f"motion task: {len(config.classes)} classes, {config.train_clips_per_class}/class train, "
           f"{config.heldout_clips_per_class}/class held out, {config.frames}x{config.size}x{config.size}, "
-          f"{config.epochs} epochs, {args.threads} threads")
+          f"{config.epochs} epochs, {TRAINING_THREADS} thread(s)")
     print(f"{'variant':<10} {'params':>8} {'held-out acc':>13} {'train acc':>10} {'seconds':>8}")
     for variant in args.variants:
         model = build(variant, len(config.classes), args.seed, args.shift_std)

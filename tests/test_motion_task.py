@@ -1,7 +1,12 @@
 """The demo motion task: labels match the planted motion, symmetry augmentation maps labels
-correctly, training is deterministic and a reduced model reaches >= 90 % held-out accuracy."""
+correctly, training is deterministic (whatever the caller's thread count; the commands that train cap
+torch at AVX2 and record it) and a reduced model reaches >= 90 % held-out accuracy."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +15,7 @@ import torch
 from kernelvis.cli import main
 from kernelvis.data.motion_task import (MOTION_CLASSES, MotionTaskConfig, apply_symmetry, augmentation_table,
                                         motion_clip, motion_clips)
+from kernelvis.numerics import PORTABLE_ISA_ENVIRONMENT, request_portable_isa
 from kernelvis.training import train_motion_model
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg, summarize_direction
@@ -111,6 +117,58 @@ def test_training_is_deterministic_for_a_seed():
         model, _ = train_motion_model(DemoNet(4, (4, 4, 4, 4)), config)
         states.append(model.state_dict())
     assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])
+
+
+def test_training_runs_on_one_thread_whatever_the_caller_has_so_the_weights_do_not_depend_on_the_cores():
+    config = MotionTaskConfig(classes=CARDINAL, frames=4, size=16, textures=("noise",), train_clips_per_class=4,
+                              heldout_clips_per_class=1, epochs=2, batch_size=8)
+    previous = torch.get_num_threads()
+    states = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(1)
+            model, metrics = train_motion_model(DemoNet(4, (4, 4, 4, 4)), config)
+            assert metrics.threads == 1 and metrics.numerics["threads"] == 1
+            assert torch.get_num_threads() == threads  # the caller's setting is restored
+            states.append(model.state_dict())
+    finally:
+        torch.set_num_threads(previous)
+    assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])
+
+
+def _cpu_has_avx2() -> bool:
+    try:
+        return " avx2 " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+    except OSError:
+        return False
+
+
+@pytest.mark.slow  # two fresh processes, each importing torch and training: 19 s
+@pytest.mark.skipif(not _cpu_has_avx2(), reason="the portable setting caps at AVX2; this CPU has less")
+def test_train_demo_in_a_fresh_process_caps_torch_at_avx2_and_records_it_and_a_user_setting_is_kept(tmp_path):
+    command = [sys.executable, "-m", "kernelvis", "train-demo", "--epochs", "1", "--clips-per-class", "1",
+               "--heldout-per-class", "1", "--quiet"]
+    environment = {name: value for name, value in os.environ.items() if name not in PORTABLE_ISA_ENVIRONMENT}
+    portable = tmp_path / "portable.pt"
+    done = subprocess.run(command + ["--out-file", str(portable)], env=environment, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    numerics = json.loads(portable.with_suffix(".json").read_text())["numerics"]
+    assert numerics["portable"] and numerics["cpu_capability"] == "AVX2" and numerics["threads"] == 1
+    assert numerics["environment"] == PORTABLE_ISA_ENVIRONMENT
+    assert "not the portable" not in done.stdout
+    native = tmp_path / "native.pt"
+    done = subprocess.run(command + ["--out-file", str(native)], env={**environment, "ATEN_CPU_CAPABILITY": "default"},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    numerics = json.loads(native.with_suffix(".json").read_text())["numerics"]
+    assert not numerics["portable"] and numerics["cpu_capability"] == "DEFAULT"
+    assert "not the portable AVX2 setting" in done.stdout
+
+
+def test_the_isa_cap_is_not_requested_once_torch_is_loaded():
+    environment = {}
+    assert request_portable_isa(environment) is False and environment == {}
 
 
 def test_train_demo_command_writes_a_zoo_loadable_checkpoint_and_metrics(tmp_path, capsys):

@@ -3,6 +3,8 @@
 Each subcommand lives in ``kernelvis.commands.<name>`` with ``HELP``, ``add_arguments(parser)`` and
 ``run(args)``; heavy imports stay inside ``run`` so ``kernelvis --help`` is instant.
 Errors for people (:class:`~kernelvis.errors.KernelvisError`) print one line and exit 1.
+A command module with ``TRAINS = True`` runs with torch's vector width capped before torch is imported
+(:mod:`kernelvis.numerics`), so its weights are the same on other machines.
 """
 
 from __future__ import annotations
@@ -58,12 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__,
                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(run=module.run, trains=getattr(module, "TRAINS", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.trains:
+        from kernelvis.numerics import request_portable_isa
+
+        request_portable_isa()
     try:
         return int(args.run(args) or 0)
     except KernelvisError as error:

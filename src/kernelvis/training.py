@@ -1,6 +1,8 @@
 """The training loop of the synthetic motion task (:mod:`kernelvis.data.motion_task`): trains any
 ``nn.Module`` mapping (N, 3, T, H, W) clips to class logits (the demo CNN, its 3TConv version);
-deterministic for a given seed and thread count."""
+deterministic for a seed: training runs on a fixed number of threads whatever the process has, and the
+``kernelvis`` commands that train cap torch's vector width so that other machines get the same weights
+(:mod:`kernelvis.numerics`; what was in effect is in the metrics' ``numerics``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from kernelvis.data.motion_task import (HELDOUT_SEED_OFFSET, MotionTaskConfig, _augment, augmentation_table,  # noqa: F401
                                         motion_clips)
 from kernelvis.errors import BadInputError, OptimizationDivergedError
+from kernelvis.numerics import training_numerics, training_threads
 
 
 def clips_to_tensor(videos_uint8: np.ndarray) -> torch.Tensor:
@@ -61,7 +64,11 @@ class TrainingMetrics:
     train_seconds: float
     total_seconds: float
     threads: int
+    """Compute threads of the training (:data:`kernelvis.numerics.TRAINING_THREADS`, whatever the job had)."""
     config: dict = field(default_factory=dict)
+    numerics: dict = field(default_factory=dict)
+    """What decided the rounding (:func:`kernelvis.numerics.training_numerics`): threads, CPU capability, the ISA
+    environment, ``portable``."""
 
 
 def train_motion_model(model: nn.Module, config: MotionTaskConfig = MotionTaskConfig(),
@@ -70,8 +77,14 @@ def train_motion_model(model: nn.Module, config: MotionTaskConfig = MotionTaskCo
 
     ``preprocessing`` maps (N, 3, T, H, W) RGB in [0, 1] to the model's input (default: the demo
     model's normalization). Seed the model's construction yourself (``torch.manual_seed``) for a
-    reproducible initialization; batching order and data follow ``config.seed``.
+    reproducible initialization; batching order and data follow ``config.seed``. Runs on
+    :data:`~kernelvis.numerics.TRAINING_THREADS` threads (the caller's setting is restored after).
     """
+    with training_threads():
+        return _train(model, config, preprocessing)
+
+
+def _train(model: nn.Module, config: MotionTaskConfig, preprocessing: Callable | None) -> tuple[nn.Module, TrainingMetrics]:
     if preprocessing is None:
         from kernelvis.models.demo import DEMO_PREPROCESSING
         preprocessing = DEMO_PREPROCESSING
@@ -126,6 +139,7 @@ def train_motion_model(model: nn.Module, config: MotionTaskConfig = MotionTaskCo
         epochs=config.epochs, heldout_accuracy=float(np.mean(heldout_predictions == heldout_labels)),
         train_accuracy=float(np.mean(train_predictions == train_labels)), heldout_accuracy_per_class=per_class,
         epoch_loss=epoch_loss, data_seconds=data_seconds, train_seconds=total_seconds - data_seconds,
-        total_seconds=total_seconds, threads=torch.get_num_threads(), config=asdict(config))
+        total_seconds=total_seconds, threads=torch.get_num_threads(), config=asdict(config),
+        numerics=training_numerics())
     model.eval()
     return model, metrics

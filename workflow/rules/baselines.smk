@@ -66,7 +66,7 @@ rule dissect:
         weights=weights_option,
         layers=lambda wildcards: " ".join(MODELS[wildcards.model]["layers"]),
         options=lambda wildcards: baseline_options("dissection"),
-    # Half the cores, as train_demo: a job asking for all of them waits until nothing else runs, which put
+    # Half the cores: a job asking for all of them waits until nothing else runs, which put
     # dissection and inversion in a serial tail at the end of the default run.
     threads: max(1, workflow.cores // 2)
     conda:

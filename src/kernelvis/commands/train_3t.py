@@ -9,6 +9,8 @@ mean or centre temporal slice of each kernel, identity transforms, BN and fc cop
 
 from __future__ import annotations
 
+TRAINS = True
+"""Torch's vector width is capped for this command (kernelvis.numerics): the weights do not depend on the CPU."""
 HELP = "train the 3TConv demo model (demo3t) on the synthetic motion task"
 
 

@@ -6,6 +6,8 @@ and photograph textures. Deterministic for a seed. Writes the state dict to OUT 
 
 from __future__ import annotations
 
+TRAINS = True
+"""Torch's vector width is capped for this command (kernelvis.numerics): the weights do not depend on the CPU."""
 HELP = "train the demo 3D CNN on synthetic motion (checkpoint + held-out accuracy JSON)"
 
 
@@ -44,7 +46,10 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     model, metrics = train_motion_model(build_demo_model(len(config.classes)), config)
     print(f"held-out accuracy {metrics.heldout_accuracy:.3f} on {metrics.heldout_clips} clips "
-          f"(train {metrics.train_accuracy:.3f}); {metrics.total_seconds:.0f} s on {metrics.threads} threads")
+          f"(train {metrics.train_accuracy:.3f}); {metrics.total_seconds:.0f} s on {metrics.threads} thread(s), "
+          f"CPU capability {metrics.numerics['cpu_capability']}"
+          + ("" if metrics.numerics["portable"] else " (not the portable AVX2 setting: these weights may differ on "
+                                                     "another machine; kernelvis.numerics)"))
     if metrics.heldout_accuracy < args.min_accuracy:
         raise BadInputError(f"held-out accuracy {metrics.heldout_accuracy:.3f} is below --min-accuracy "
                             f"{args.min_accuracy}; nothing written")
