@@ -49,14 +49,17 @@ def model_table(model_dir: Path) -> str:
     for layer, members in by_layer.items():
         statuses = sorted({row.get("status", "ok") or "ok" for row in members})
         passed = sum(row.get("audit_pass", "").lower() == "true" for row in members)
-        entry = agreement.get(layer, {})
+        entry = agreement.get(layer)
+        # Without the faithfulness rule's per-layer table the agreement was not measured: "–", never "no DSI".
+        none_selective = "no DSI > 0.3" if entry is not None else "–"
+        entry = entry or {}
         share = (f"{entry['agreeing']}/{entry['selective']}" if entry.get("selective") not in (None, "", "0")
-                 else "no DSI > 0.3")
+                 else none_selective)
         texture_share = (f"{entry['texture_agreeing']}/{entry['texture_selective']}"
                          + (f" ({entry['texture_peak_agreeing']})" if entry.get("texture_peak_agreeing") else "")
-                         if entry.get("texture_selective") not in (None, "", "0") else "no DSI > 0.3")
+                         if entry.get("texture_selective") not in (None, "", "0") else none_selective)
         refined_share = (f"{entry['refined_texture_agreeing']}/{entry['refined_texture_selective']}"
-                         if entry.get("refined_texture_selective") not in (None, "", "0") else "no DSI > 0.3")
+                         if entry.get("refined_texture_selective") not in (None, "", "0") else none_selective)
         shares = " / ".join(_median(_float(row.get(key)) for row in members)
                             for key in ("motion_share", "appearance_share", "residual_share"))
         lines.append(
@@ -70,6 +73,8 @@ def model_table(model_dir: Path) -> str:
     passed = sum(row.get("audit_pass", "").lower() == "true" for row in rows)
     lines += ["", f"{model_dir.name}: {passed}/{len(rows)} kernels pass the optimality audit "
                   "(medians over the layer's kernels)."]
+    if not layers_csv.is_file():
+        lines.append(f"Agreement columns '–': {layers_csv} is missing (the workflow's faithfulness rule writes it).")
     return "\n".join(lines)
 
 
