@@ -119,6 +119,7 @@ def test_static_clip_has_no_motion_and_flicker_no_coherent_direction():
     assert flicker_summary["motion_index"] < 0.2 and flicker_summary["appearance_share"] > 0.7
 
 
+@pytest.mark.slow  # the file's fast tests reached 32.6 CPU s on a fresh clone (budget 30): two full fits
 def test_the_fit_draws_no_random_numbers_so_every_run_and_seed_gives_the_same_arrays():
     # Stage 2 is documented as deterministic on CPU with no random initialization (DecomposeConfig.seed only
     # seeds torch): two runs, and a run with another seed, must agree bit for bit, and the fit must leave
@@ -148,6 +149,7 @@ def test_bad_videos_raise_one_clear_error(video, message):
         decompose_video(video, FAST)
 
 
+@pytest.mark.slow  # with the test above: keeps the file's fast tests inside the 30 CPU s budget
 def test_grating_motion_is_its_normal_velocity():
     # The aperture problem: a grating only constrains the motion across its stripes. The fit must
     # return that normal velocity, not slide along the stripes (plain per-coordinate Adam did:
