@@ -103,7 +103,9 @@ def change_fits():
              "cut": cut_clip(),
              "ramp": ramp,
              "moving": translation.video}
-    fits = decompose_videos(np.stack(list(clips.values())), DecomposeConfig())
+    # from the pairwise flow's motion start alone: the translation start (tested in test_decompose.py) would double
+    # this fixture's time, and these clips are about motion vs appearance, which both motion starts fit alike
+    fits = decompose_videos(np.stack(list(clips.values())), DecomposeConfig(rigid_start=False))
     summaries = {name: motion_summary(video, fit) for (name, video), fit in zip(clips.items(), fits)}
     return clips, dict(zip(clips, fits)), summaries, {"ramp": ramp_velocity, "moving": translation.velocity}
 
@@ -136,7 +138,10 @@ def test_translation_with_brightness_ramp_recovers_motion_and_gain(change_fits):
     fit = fits["ramp"]
     assert interior_epe(fit.velocity, truths["ramp"]) <= 0.15
     gains = gain_curve(fit).mean(axis=-1)
-    np.testing.assert_allclose(gains, RAMP_GAIN / RAMP_GAIN[0], rtol=0.05)
+    # the first frames have under 3/4 of the brightest one's contrast: the texture is anchored to the first frame
+    # that has it (within the first half of this ramp), and the gain is relative to that frame (the identity there)
+    assert 0 < fit.anchor_frame < FRAMES // 2
+    np.testing.assert_allclose(gains, RAMP_GAIN / RAMP_GAIN[fit.anchor_frame], rtol=0.05)
     assert summaries["ramp"]["motion_share"] > 0.5 and summaries["ramp"]["appearance_share"] > 0.05
 
 

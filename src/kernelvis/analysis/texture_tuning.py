@@ -15,8 +15,8 @@ ramp: frame t is ``p(x − v t)`` exactly, sub-pixel, with no blur that changes 
 and no seam, and every direction sees the same content. (Sampling stage 2's canvas instead would let
 real texture enter only from where the optimal input's content came from, and the canvas's mean-colour
 fill elsewhere: a bias toward the visualized direction, the very thing under test.) ``s`` (zero mean,
-smooth) is dropped; frame 0 is ``p`` (I up to ``s``), as stage 2 anchors I to frame 0. Values are
-clipped to [0, 1]. The clip has the optimal input's frames and frame size.
+smooth) is dropped; the stimulus's frame 0 is ``p`` (I up to ``s``; stage 2's I is its anchor frame's content).
+Values are clipped to [0, 1]. The clip has the optimal input's frames and frame size.
 
 Read-out (per kernel and texture):
 

@@ -37,6 +37,8 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
                                              "(0 = static pattern, 1 = pure motion)."),
         ("recon_psnr_db", "reconstruction", "dB", "How closely texture + motion reproduce the optimal input "
                                                   "(higher is closer)."),
+        ("anchor_frame", "texture from frame", "", "The frame whose content the static texture is (frame 0 "
+                                                   "unless it is faint: an optimal input that fades in)."),
     ]),
     ("Reliance: what the kernel needs", [
         ("motion_reliance", "motion reliance", "", "Share of the response lost when the texture stands still."),

@@ -42,7 +42,11 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
                        help="weight of TV(D_t), spatial")
     group.add_argument("--w-tv-static", type=float, default=defaults.tv_static_weight, help="weight of TV(I)")
     group.add_argument("--w-static", type=float, default=defaults.static_weight,
-                       help="weight of the MSE between I and frame 0")
+                       help="weight of the MSE between I and the anchor frame")
+    group.add_argument("--anchor", choices=("contrast", "first"), default=defaults.anchor,
+                       help="the frame the static texture I is anchored to: 'contrast' = frame 0 unless it has under "
+                            "3/4 of the clip's highest contrast, then the first frame that has (an optimal input that "
+                            "fades in); 'first' = frame 0 always, as the paper")
     group.add_argument("--paper-weights", action="store_true",
                        help="all four loss weights 1, as in the paper (blurs I on [0,1] videos)")
     group.add_argument("--margin-px", type=int, default=None,
@@ -90,8 +94,15 @@ def decompose_config_from_args(args):
                            margin_px=args.margin_px, seed=getattr(args, "seed", 0),
                            appearance=getattr(args, "appearance", True),
                            rigid_start=getattr(args, "rigid_start", True),
+                           anchor=getattr(args, "anchor", defaults_anchor()),
                            appearance_grid=getattr(args, "appearance_grid", defaults_grid()),
                            device=getattr(args, "device", "cpu"), **weights)
+
+
+def defaults_anchor() -> str:
+    from kernelvis.decompose.config import DecomposeConfig
+
+    return DecomposeConfig().anchor
 
 
 def defaults_grid() -> int:

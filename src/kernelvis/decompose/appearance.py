@@ -5,8 +5,9 @@ Model (docs/methods-stage2.md): ``A_t(x)(p) = g_t(p) x(p) + b_t(p) + c_t R(p)`` 
   ``grid × grid`` control grid per frame and channel (``grid = 1``: one global gain and offset);
 - ``c_t R``: a rank-1 temporal residual, one image R (any content) switched on with one number c_t
   per frame (a cut to another image, a pattern that appears or fades).
-Frame 0 is the identity (``g_0 = 1``, ``b_0 = 0``, ``c_0 = 0``), as D_0 = 0: the static texture I
-is frame 0's content, so neither I nor A can absorb the other's scale.
+The anchor frame a (frame 0 unless that is faint, :mod:`kernelvis.decompose.anchor`) is the identity
+(``g_a = 1``, ``b_a = 0``, ``c_a = 0``), as D_a = 0: the static texture I is frame a's content, so neither I nor A
+can absorb the other's scale.
 
 Everything is a handful of numbers per frame plus one image: flexible enough for global flicker,
 contrast reversal, colour drift and a cut, but not for arbitrary per-pixel change (that stays in the
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from kernelvis.decompose.anchor import first_frame_anchors, other_frames, with_anchor_frame
+
 RIDGE = 1e-4
 """Tikhonov weight of the closed-form gain/offset fit: keeps the normal equations solvable where a
 control point sees no texture (gain and offset then share the change evenly)."""
@@ -27,7 +30,7 @@ control point sees no texture (gain and offset then share the change evenly)."""
 
 @dataclass
 class Appearance:
-    """Per-clip appearance parameters for frames 1..T-1 (frame 0 is the identity)."""
+    """Per-clip appearance parameters for the frames other than each clip's anchor (which is the identity)."""
     gain_delta: torch.Tensor
     """(B, T-1, C, gh, gw): g_t - 1 at the control points"""
     offset: torch.Tensor
@@ -36,19 +39,29 @@ class Appearance:
     """(B, T-1): c_t"""
     residual_image: torch.Tensor
     """(B, C, H, W): R"""
+    anchor: torch.Tensor | None = None
+    """(B,) long: each clip's identity frame; None: frame 0. Not a parameter (not in :meth:`tensors`)."""
+
+    def __post_init__(self):
+        if self.anchor is None:
+            self.anchor = first_frame_anchors(self.gain_delta.shape[0], self.gain_delta.device)
 
     def tensors(self) -> list[torch.Tensor]:
         return [self.gain_delta, self.offset, self.residual_coef, self.residual_image]
 
     def detached(self) -> "Appearance":
-        return Appearance(*(t.detach().clone() for t in self.tensors()))
+        return Appearance(*(t.detach().clone() for t in self.tensors()), anchor=self.anchor)
+
+    def rows(self, index: torch.Tensor) -> "Appearance":
+        """The clips ``index`` of the batch."""
+        return Appearance(*(t[index] for t in self.tensors()), anchor=self.anchor[index])
 
 
 def identity_appearance(batch: int, frames: int, channels: int, height: int, width: int, grid: int,
-                        like: torch.Tensor) -> Appearance:
+                        like: torch.Tensor, anchor: torch.Tensor | None = None) -> Appearance:
     return Appearance(like.new_zeros(batch, frames - 1, channels, grid, grid),
                       like.new_zeros(batch, frames - 1, channels, grid, grid),
-                      like.new_zeros(batch, frames - 1), like.new_zeros(batch, channels, height, width))
+                      like.new_zeros(batch, frames - 1), like.new_zeros(batch, channels, height, width), anchor)
 
 
 def upsample_maps(control: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -62,16 +75,10 @@ def upsample_maps(control: torch.Tensor, height: int, width: int) -> torch.Tenso
     return maps.reshape(batch, frames, channels, height, width)
 
 
-def _with_frame0(values: torch.Tensor, fill: float) -> torch.Tensor:
-    """Prepend frame 0's identity value along dim 1."""
-    first = torch.full_like(values[:, :1], fill)
-    return torch.cat([first, values], dim=1)
-
-
 def gain_offset_maps(appearance: Appearance, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(gain, offset), each (B, T, C, H, W), frame 0 included."""
-    gain = _with_frame0(1.0 + upsample_maps(appearance.gain_delta, height, width), 1.0)
-    offset = _with_frame0(upsample_maps(appearance.offset, height, width), 0.0)
+    """(gain, offset), each (B, T, C, H, W), the anchor frame's identity included."""
+    gain = with_anchor_frame(1.0 + upsample_maps(appearance.gain_delta, height, width), 1.0, appearance.anchor)
+    offset = with_anchor_frame(upsample_maps(appearance.offset, height, width), 0.0, appearance.anchor)
     return gain, offset
 
 
@@ -79,7 +86,7 @@ def apply_appearance(frames: torch.Tensor, appearance: Appearance) -> torch.Tens
     """``A_t(frames_t)`` for frames (B, C, T, H, W) (warp_static's layout); returns the same layout."""
     height, width = frames.shape[-2:]
     gain, offset = gain_offset_maps(appearance, height, width)
-    coef = _with_frame0(appearance.residual_coef, 0.0)  # (B, T)
+    coef = with_anchor_frame(appearance.residual_coef, 0.0, appearance.anchor)  # (B, T)
     residual = coef[:, None, :, None, None] * appearance.residual_image[:, :, None]
     return gain.transpose(1, 2) * frames + offset.transpose(1, 2) + residual
 
@@ -97,17 +104,19 @@ def _basis(height: int, width: int, grid: int, like: torch.Tensor) -> torch.Tens
     return F.interpolate(eye, size=(height, width), mode="bilinear", align_corners=True)[:, 0]
 
 
-def fit_appearance(base: torch.Tensor, clips: torch.Tensor, grid: int, rank1: bool = True) -> Appearance:
+def fit_appearance(base: torch.Tensor, clips: torch.Tensor, grid: int, rank1: bool = True,
+                   anchor: torch.Tensor | None = None) -> Appearance:
     """Closed-form A with ``clips_t ≈ A_t(base_t)``: least-squares gain/offset control points per frame
     and channel (ridge ``RIDGE``), then the rank-1 residual from the SVD of what is left.
 
     base: (B, C, T, H, W) the frames A acts on (the static image, or the warped one);
-    clips: (B, T, C, H, W) the targets. Frame 0 stays the identity.
+    clips: (B, T, C, H, W) the targets. The anchor frame (``anchor`` (B,), default 0) stays the identity.
     """
     batch, channels, frames, height, width = base.shape
+    anchor = first_frame_anchors(batch, base.device) if anchor is None else anchor
     basis = _basis(height, width, grid, base).reshape(grid * grid, -1)  # (K, P)
-    source = base[:, :, 1:].transpose(1, 2).reshape(batch, frames - 1, channels, 1, -1)  # (B, T', C, 1, P)
-    target = clips[:, 1:].reshape(batch, frames - 1, channels, -1)  # (B, T', C, P)
+    source = other_frames(base, anchor, dim=2).transpose(1, 2).reshape(batch, frames - 1, channels, 1, -1)  # (B, T', C, 1, P)
+    target = other_frames(clips, anchor).reshape(batch, frames - 1, channels, -1)  # (B, T', C, P)
     design = torch.cat([basis * source, basis.expand_as(basis * source)], dim=-2)  # (B, T', C, 2K, P)
     normal = design @ design.transpose(-1, -2)
     scale = normal.diagonal(dim1=-2, dim2=-1).mean(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -118,7 +127,7 @@ def fit_appearance(base: torch.Tensor, clips: torch.Tensor, grid: int, rank1: bo
     gain_delta = solution[..., :grid * grid].reshape(batch, frames - 1, channels, grid, grid)
     offset = solution[..., grid * grid:].reshape(batch, frames - 1, channels, grid, grid)
     appearance = Appearance(gain_delta, offset, base.new_zeros(batch, frames - 1),
-                            base.new_zeros(batch, channels, height, width))
+                            base.new_zeros(batch, channels, height, width), anchor)
     return with_rank1(appearance, base, clips) if rank1 else appearance
 
 
@@ -126,11 +135,12 @@ def polish_gain_offset(appearance: Appearance, base: torch.Tensor, clips: torch.
     """``appearance`` with gain and offset re-solved in closed form for ``base`` (B, C, T, H, W), its
     rank-1 term kept: the exact least-squares optimum given I and D, where a joint gradient fit still
     trades a little gain against the canvas's brightness."""
-    coef = _with_frame0(appearance.residual_coef, 0.0)
+    coef = with_anchor_frame(appearance.residual_coef, 0.0, appearance.anchor)
     rank1 = coef[:, :, None, None, None] * appearance.residual_image[:, None]  # (B, T, C, H, W)
     grid = appearance.gain_delta.shape[-1]
-    fitted = fit_appearance(base, clips - rank1, grid, rank1=False)
-    return Appearance(fitted.gain_delta, fitted.offset, appearance.residual_coef, appearance.residual_image)
+    fitted = fit_appearance(base, clips - rank1, grid, rank1=False, anchor=appearance.anchor)
+    return Appearance(fitted.gain_delta, fitted.offset, appearance.residual_coef, appearance.residual_image,
+                      appearance.anchor)
 
 
 def with_rank1(appearance: Appearance, base: torch.Tensor, clips: torch.Tensor) -> Appearance:
@@ -138,18 +148,19 @@ def with_rank1(appearance: Appearance, base: torch.Tensor, clips: torch.Tensor) 
     leave of ``clips`` (B, T, C, H, W) when acting on ``base`` (B, C, T, H, W)."""
     batch, channels, frames, height, width = base.shape
     without = Appearance(appearance.gain_delta, appearance.offset, torch.zeros_like(appearance.residual_coef),
-                         torch.zeros_like(appearance.residual_image))
-    rendered = apply_appearance(base, without)[:, :, 1:].transpose(1, 2)  # (B, T', C, H, W)
-    left = (clips[:, 1:] - rendered).reshape(batch, frames - 1, -1)
+                         torch.zeros_like(appearance.residual_image), appearance.anchor)
+    rendered = other_frames(apply_appearance(base, without), appearance.anchor, dim=2).transpose(1, 2)  # (B, T', C, H, W)
+    left = (other_frames(clips, appearance.anchor) - rendered).reshape(batch, frames - 1, -1)
     u, s, vh = torch.linalg.svd(left, full_matrices=False)
     # balance the two factors: |c_t| <= 1, R carries the intensity
     norm = u[:, :, 0].abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
     return Appearance(appearance.gain_delta, appearance.offset, u[:, :, 0] / norm,
-                      (s[:, :1] * norm * vh[:, 0]).reshape(batch, channels, height, width))
+                      (s[:, :1] * norm * vh[:, 0]).reshape(batch, channels, height, width), appearance.anchor)
 
 
 def select_clips(appearance: Appearance, mask: torch.Tensor, other: Appearance) -> Appearance:
     """Per clip: ``appearance`` where ``mask`` (B,) bool, else ``other``."""
     def pick(a, b):
         return torch.where(mask.view(-1, *([1] * (a.ndim - 1))), a, b)
-    return Appearance(*(pick(a, b) for a, b in zip(appearance.tensors(), other.tensors())))
+    return Appearance(*(pick(a, b) for a, b in zip(appearance.tensors(), other.tensors())),
+                      anchor=torch.where(mask, appearance.anchor, other.anchor))

@@ -37,7 +37,11 @@ class DecomposeConfig:
     pattern gives the pairwise flow half its speed and a jitter the fit reads as back-and-forth motion);
     about doubles stage 2's time. False: the pairwise flow's start alone, as before"""
     static_weight: float = 0.1
-    """mean squared difference between I (cropped to the frame) and frame 0"""
+    """mean squared difference between I (cropped to the frame) and the anchor frame"""
+    anchor: str = "contrast"
+    """the frame I is anchored to (``D_a = 0``): ``contrast`` = frame 0 unless its contrast is under 3/4 of the
+    clip's highest, then the first frame that reaches that (an optimal input that fades in has a faint first
+    frame); ``first`` = frame 0 always, as the paper and stage 2 before it (:mod:`kernelvis.decompose.anchor`)"""
     margin_px: int | None = None
     """canvas margin around the frame; None: the largest initial |D| plus 2 px"""
     appearance: bool = True

@@ -3,11 +3,11 @@
 
 The fit runs in three steps, each batched over clips and frames:
 1. pairwise flow between consecutive frames, coarse to fine (:mod:`kernelvis.decompose.flow`);
-2. chain it into D_t (I anchored to frame 0, ``D_0 = 0``) and splat the frames into a static
-   canvas ``margin_px`` larger than the frame on every side, so content that enters from a border
+2. chain it into D_t (I anchored to frame a, ``D_a = 0``: frame 0 as in the paper unless that frame is faint,
+   :mod:`kernelvis.decompose.anchor`) and splat the frames into a static canvas ``margin_px`` larger than the frame on every side, so content that enters from a border
    over the clip has somewhere to live;
 3. refine I and D_{1..T-1} jointly with the paper's four losses (reconstruction, TV of D, TV of I,
-   closeness of I to frame 0), all frames warped by one ``grid_sample``.
+   closeness of I to frame a), all frames warped by one ``grid_sample``.
 Velocity (apparent content motion, px/frame) follows from D as documented in
 :func:`kernelvis.decompose.flow.velocity_from_displacement`.
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kernelvis.decompose.anchor import anchor_frames, frame_at, other_frames, with_anchor_frame
 from kernelvis.decompose.config import DecomposeConfig  # noqa: F401  (defined there, used and re-exported here)
 from kernelvis.decompose.appearance import (Appearance, appearance_prior, apply_appearance, fit_appearance,
                                             gain_offset_maps, identity_appearance, polish_gain_offset, select_clips,
@@ -52,7 +53,7 @@ class Decomposition:
     static: np.ndarray
     """float32 [H, W, 3] in [0, 1]: the static image I under the frame (canvas cropped)"""
     displacement: np.ndarray
-    """float32 [T, H, W, 2] (dx, dy) px with V_t(p) ≈ I(p + D_t(p)); D_0 = 0"""
+    """float32 [T, H, W, 2] (dx, dy) px with V_t(p) ≈ I(p + D_t(p)); D_a = 0 at the anchor frame a"""
     velocity: np.ndarray
     """float32 [T, H, W, 2] apparent content motion (vx, vy) px/frame, x right, y down; velocity[0] = 0"""
     recon: np.ndarray
@@ -72,6 +73,9 @@ class Decomposition:
     """float32 [T]: c_t of the rank-1 appearance change (c_0 = 0)"""
     residual_image: np.ndarray | None = None
     """float32 [H, W, 3]: R of the rank-1 appearance change"""
+    anchor_frame: int = 0
+    """the frame a that I is anchored to (D_a = 0, the appearance change the identity there; frame 0 unless
+    that frame is faint, :mod:`kernelvis.decompose.anchor`)"""
     start: str = "motion"
     """which start of the fit was kept: "motion" (from the pairwise flow), "translation" (from one velocity
     for the whole clip, ``DecomposeConfig.rigid_start``) or "appearance" (see ``_fit_two_starts``)"""
@@ -121,23 +125,23 @@ def splat_canvas(clips: torch.Tensor, displacement: torch.Tensor, margin_px: int
     return canvas.reshape(batch, canvas_h, canvas_w, channels).permute(0, 3, 1, 2).contiguous()
 
 
-def match_to_first_frame(clips: torch.Tensor) -> torch.Tensor:
-    """clips (B, T, C, H, W) with each frame's per-channel mean and contrast (std) set to frame 0's:
-    undoes a global gain/offset change before the frames are averaged into a canvas."""
+def match_to_anchor_frame(clips: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+    """clips (B, T, C, H, W) with each frame's per-channel mean and contrast (std) set to the anchor frame's
+    (``anchor`` (B,)): undoes a global gain/offset change before the frames are averaged into a canvas."""
     mean = clips.mean(dim=(-2, -1), keepdim=True)
     std = clips.std(dim=(-2, -1), keepdim=True).clamp_min(1e-4)
-    return (clips - mean) * (std[:, :1] / std) + mean[:, :1]
+    return (clips - mean) * (frame_at(std, anchor)[:, None] / std) + frame_at(mean, anchor)[:, None]
 
 
 def refine(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
-           config: DecomposeConfig, appearance: Appearance | None = None,
+           config: DecomposeConfig, anchor: torch.Tensor, appearance: Appearance | None = None,
            steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor, Appearance | None]:
-    """Jointly refine the canvas (B, C, Hc, Wc), D_{1..T-1} (D_0 stays 0: it fixes I to frame 0) and,
-    if given, the appearance A with the paper's losses plus A's prior. clips (B, T, C, H, W).
-    Returns (canvas, displacement, appearance)."""
+    """Jointly refine the canvas (B, C, Hc, Wc), D of the frames other than each clip's anchor (``anchor`` (B,);
+    D_a stays 0: it fixes I to frame a) and, if given, the appearance A with the paper's losses plus A's prior.
+    clips (B, T, C, H, W). Returns (canvas, displacement, appearance)."""
     steps = config.steps if steps is None else steps
     canvas = canvas.detach().clone().requires_grad_(True)
-    moving = displacement[:, 1:].detach().clone().requires_grad_(True)
+    moving = other_frames(displacement, anchor).detach().clone().requires_grad_(True)
     groups = [(canvas, 1), (moving, -1)]
     if appearance is not None:
         appearance = appearance.detached()
@@ -149,9 +153,9 @@ def refine(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor
                    (appearance.residual_coef, None, APPEARANCE_RATE_SCALE), (appearance.residual_image, 1, 1.0)]
     optimizer = VectorAdam(groups, config.lr, steps)
     targets = clips.transpose(1, 2)  # (B, C, T, H, W), warp_static's layout
-    first_frame = clips[:, 0]
+    anchor_frame = frame_at(clips, anchor)
     for _ in range(steps):
-        full = torch.cat([torch.zeros_like(moving[:, :1]), moving], dim=1)
+        full = with_anchor_frame(moving, 0.0, anchor)
         recon = warp_static(canvas, full, margin_px)
         prior = 0.0
         if appearance is not None:
@@ -162,10 +166,10 @@ def refine(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor
         loss = (config.recon_weight * masked_mse(recon, targets)
                 + config.tv_displacement_weight * total_variation(moving.permute(0, 1, 4, 2, 3))
                 + config.tv_static_weight * total_variation(canvas)
-                + config.static_weight * masked_mse(under_frame, first_frame) + prior)
+                + config.static_weight * masked_mse(under_frame, anchor_frame) + prior)
         loss.backward()
         optimizer.step()
-    full = torch.cat([torch.zeros_like(moving[:, :1]), moving], dim=1)
+    full = with_anchor_frame(moving, 0.0, anchor)
     return canvas.detach(), full.detach(), (appearance.detached() if appearance is not None else None)
 
 
@@ -178,16 +182,17 @@ def _per_clip_mse(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch
     return (recon.clamp(0, 1) - clips.transpose(1, 2)).square().mean(dim=(1, 2, 3, 4))
 
 
-def _fit_motion_start(clips: torch.Tensor, displacement: torch.Tensor, margin_px: int, config: DecomposeConfig):
+def _fit_motion_start(clips: torch.Tensor, displacement: torch.Tensor, margin_px: int, config: DecomposeConfig,
+                      anchor: torch.Tensor):
     """The whole fit from one motion start D (B, T, H, W, 2): canvas splatted at D, then the two-start fit
     with appearance (``_fit_two_starts``) or the texture+motion refinement alone.
     Returns (canvas, displacement, appearance or None, appearance start chosen (B,) bool)."""
     with torch.no_grad():
         canvas = splat_canvas(clips, displacement, margin_px)
     if config.appearance:
-        return _fit_two_starts(clips, canvas, displacement, margin_px, config)
+        return _fit_two_starts(clips, canvas, displacement, margin_px, config, anchor)
     if config.steps > 0:
-        canvas, displacement, _ = refine(clips, canvas, displacement, margin_px, config)
+        canvas, displacement, _ = refine(clips, canvas, displacement, margin_px, config, anchor)
     return canvas, displacement, None, torch.zeros(clips.shape[0], dtype=torch.bool)
 
 
@@ -196,7 +201,7 @@ def _appearance_share(clips: torch.Tensor, canvas: torch.Tensor, displacement: t
     """(B,) appearance share of a fit (the Shapley split of :func:`kernelvis.decompose.stats.change_shares`)."""
     targets = clips.transpose(1, 2)
     warped = warp_static(canvas, displacement, margin_px)
-    still = warped[:, :, :1].expand_as(warped)
+    still = frame_at(warped, appearance.anchor, dim=2)[:, :, None].expand_as(warped)
 
     def error(model):
         return (model.clamp(0, 1) - targets).square().sum(dim=(1, 2, 3, 4))
@@ -209,12 +214,12 @@ def _appearance_share(clips: torch.Tensor, canvas: torch.Tensor, displacement: t
 
 
 def _fit_two_starts(clips: torch.Tensor, canvas: torch.Tensor, displacement: torch.Tensor, margin_px: int,
-                    config: DecomposeConfig):
+                    config: DecomposeConfig, anchor: torch.Tensor):
     """The three-component fit, from two starts, best kept per clip (docs/methods-stage2.md):
     - motion start: texture + motion + gain/offset refined (``steps``), then the
       rank-1 change fitted in closed form on what they leave and everything refined jointly
       (``appearance_steps``);
-    - appearance start: no motion (D = 0, I = frame 0), A in closed form, then (only for clips where
+    - appearance start: no motion (D = 0, I = the anchor frame), A in closed form, then (only for clips where
       that is within ``APPEARANCE_START_RANGE`` of the motion start's error) everything refined
       jointly (``appearance_steps``), keeping the closed form where refining did not help.
     Each start falls into the basin of its own explanation (flow finds spurious local shifts in a
@@ -224,35 +229,35 @@ def _fit_two_starts(clips: torch.Tensor, canvas: torch.Tensor, displacement: tor
     joint_steps = config.appearance_steps if config.residual_rank1 else 0
     with torch.no_grad():
         # the splat averages every frame that sees a canvas pixel; with the brightness of each frame
-        # matched to frame 0's first, the canvas is frame 0's content (A_0 = identity), not the mean
-        canvas = splat_canvas(match_to_first_frame(clips), displacement, margin_px)
+        # matched to the anchor frame's first, the canvas is that frame's content (A_a = identity), not the mean
+        canvas = splat_canvas(match_to_anchor_frame(clips, anchor), displacement, margin_px)
         # gain/offset only at first: their smooth maps cannot stand in for motion, so the motion is
         # fitted as before issue 16 but no longer bent by brightness changes; R = 0 and c = 0 give
         # each other zero gradient, so the rank-1 term stays off until it is initialized below
         appearance_m = fit_appearance(warp_static(canvas, displacement, margin_px), clips, config.appearance_grid,
-                                      rank1=False)
-    canvas_m, displacement_m, appearance_m = refine(clips, canvas, displacement, margin_px, config, appearance_m,
-                                                    config.steps)
+                                      rank1=False, anchor=anchor)
+    canvas_m, displacement_m, appearance_m = refine(clips, canvas, displacement, margin_px, config, anchor,
+                                                    appearance_m, config.steps)
     if config.residual_rank1:
         with torch.no_grad():
             appearance_m = with_rank1(appearance_m, warp_static(canvas_m, displacement_m, margin_px), clips)
-        canvas_m, displacement_m, appearance_m = refine(clips, canvas_m, displacement_m, margin_px, config,
+        canvas_m, displacement_m, appearance_m = refine(clips, canvas_m, displacement_m, margin_px, config, anchor,
                                                         appearance_m, joint_steps)
     with torch.no_grad():
         appearance_m = polish_gain_offset(appearance_m, warp_static(canvas_m, displacement_m, margin_px), clips)
         error_m = _per_clip_mse(clips, canvas_m, displacement_m, margin_px, appearance_m)
         still = torch.zeros_like(displacement)
-        canvas_a = splat_canvas(clips[:, :1], still[:, :1], margin_px)
+        canvas_a = splat_canvas(frame_at(clips, anchor)[:, None], still[:, :1], margin_px)
         appearance_a = fit_appearance(warp_static(canvas_a, still, margin_px), clips, config.appearance_grid,
-                                      config.residual_rank1)
+                                      config.residual_rank1, anchor)
         displacement_a = still
         error_a = _per_clip_mse(clips, canvas_a, still, margin_px, appearance_a)
     # refining the appearance start costs as much as the motion start's last phase: only where it can win
     hopeful = torch.nonzero(error_a <= APPEARANCE_START_RANGE * error_m + 1e-8).flatten()
     if len(hopeful) > 0 and joint_steps > 0:
-        subset = Appearance(*(tensor[hopeful] for tensor in appearance_a.tensors()))
+        subset = appearance_a.rows(hopeful)
         canvas_r, displacement_r, subset = refine(clips[hopeful], canvas_a[hopeful], still[hopeful], margin_px, config,
-                                                  subset, joint_steps)
+                                                  anchor[hopeful], subset, joint_steps)
         with torch.no_grad():
             subset = polish_gain_offset(subset, warp_static(canvas_r, displacement_r, margin_px), clips[hopeful])
             error_r = _per_clip_mse(clips[hopeful], canvas_r, displacement_r, margin_px, subset)
@@ -289,14 +294,15 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
     flow = pairwise_flow(flow_clips, levels=config.flow_levels, steps=config.flow_steps,
                          lr=config.flow_lr, tv_weight=config.flow_tv_weight, global_init=config.flow_global_init,
                          per_frame=config.flow_frame_standardize)
+    anchor = anchor_frames(clips, config.anchor)
     with torch.no_grad():
-        displacement = chain_displacements(flow)
+        displacement = chain_displacements(flow, anchor)
     starts = [displacement]
     if config.rigid_start:
         velocity = global_velocity(flow_clips, flow, per_frame=config.flow_frame_standardize)
         with torch.no_grad():
-            times = torch.arange(clips.shape[1], device=device, dtype=clips.dtype)
-            starts.append((-velocity[:, None, :] * times[None, :, None])[:, :, None, None, :]
+            times = torch.arange(clips.shape[1], device=device, dtype=clips.dtype)[None, :] - anchor[:, None]
+            starts.append((-velocity[:, None, :] * times[:, :, None])[:, :, None, None, :]
                           .expand_as(displacement).contiguous())
     margin_px = config.margin_px
     if margin_px is None:
@@ -304,17 +310,17 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
     # every motion start is fitted in full and, per clip, the better final reconstruction kept (the pairwise
     # flow's on a tie): which start wins cannot be told before refinement (measured on demo conv2, choosing
     # by the starts' own errors took the translation for two kernels it then fitted 0.2 and 4.7 dB worse)
-    canvas, displacement, appearance, appearance_start = _fit_motion_start(clips, starts[0], margin_px, config)
+    canvas, displacement, appearance, appearance_start = _fit_motion_start(clips, starts[0], margin_px, config, anchor)
     start_names = [("appearance" if bool(flag) else "motion") for flag in appearance_start]
     if len(starts) > 1:
         # where the translation is the flow's start already, a second fit would refit the same
         distinct = torch.nonzero((starts[1] - starts[0]).norm(dim=-1).mean(dim=(1, 2, 3)) > DISTINCT_START_PX).flatten()
         if len(distinct) > 0:
             canvas_t, displacement_t, appearance_t, appearance_start_t = _fit_motion_start(
-                clips[distinct], starts[1][distinct], margin_px, config)
+                clips[distinct], starts[1][distinct], margin_px, config, anchor[distinct])
             with torch.no_grad():
                 error_t = _per_clip_mse(clips[distinct], canvas_t, displacement_t, margin_px, appearance_t)
-                flow_part = None if appearance is None else Appearance(*(t[distinct] for t in appearance.tensors()))
+                flow_part = None if appearance is None else appearance.rows(distinct)
                 error_m = _per_clip_mse(clips[distinct], canvas[distinct], displacement[distinct], margin_px, flow_part)
                 for row, (index, better) in enumerate(zip(distinct.tolist(), (error_t < error_m).tolist())):
                     if not better:
@@ -326,17 +332,17 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
                     start_names[index] = "appearance" if bool(appearance_start_t[row]) else "translation"
     batch, frames, channels, height, width = clips.shape
     if appearance is None:
-        appearance = identity_appearance(batch, frames, channels, height, width, config.appearance_grid, clips)
+        appearance = identity_appearance(batch, frames, channels, height, width, config.appearance_grid, clips, anchor)
     if not (torch.isfinite(canvas).all() and torch.isfinite(displacement).all()):
         raise OptimizationDivergedError("the decomposition diverged (NaN/inf); lower the learning rates")
     with torch.no_grad():
         velocity = velocity_from_displacement(displacement)
         motion_only = warp_static(canvas, displacement, margin_px)  # (B, C, T, H, W)
         recon = apply_appearance(motion_only, appearance).clamp(0, 1)
-        under_frame = motion_only[:, :, :1].expand_as(motion_only)  # I (D_0 = 0), for every frame
+        under_frame = frame_at(motion_only, anchor, dim=2)[:, :, None].expand_as(motion_only)  # I (D_a = 0), every frame
         appearance_only = apply_appearance(under_frame, appearance).clamp(0, 1)
         gain, offset = gain_offset_maps(appearance, config.appearance_grid, config.appearance_grid)
-        coef = torch.cat([torch.zeros_like(appearance.residual_coef[:, :1]), appearance.residual_coef], dim=1)
+        coef = with_anchor_frame(appearance.residual_coef, 0.0, anchor)
     canvas_np = canvas.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     height, width = videos.shape[2:4]
     return [Decomposition(
@@ -352,6 +358,7 @@ def decompose_videos(videos: np.ndarray, config: DecomposeConfig = DecomposeConf
         offset=offset[b].permute(0, 2, 3, 1).cpu().numpy(),
         residual_coef=coef[b].cpu().numpy(),
         residual_image=appearance.residual_image[b].permute(1, 2, 0).cpu().numpy(),
+        anchor_frame=int(anchor[b]),
         start=start_names[b],
     ) for b in range(videos.shape[0])]
 

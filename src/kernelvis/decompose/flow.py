@@ -9,8 +9,9 @@ chaining it gives D_t close to the answer, which the joint fit then only refines
 Conventions (the README's Conventions): pixel coordinates (x, y), y down; backward warps ``out(p) = in(p + d(p))``.
 - pairwise flow ``u_t``: ``V_{t+1}(p) ≈ V_t(p + u_t(p))`` (t = 0..T-2); content moving at velocity
   v has ``u_t = -v``.
-- displacement ``D_t``: ``V_t(p) ≈ I(p + D_t(p))`` with the static image I anchored to frame 0
-  (``D_0 = 0``), so ``D_t(p) = u_{t-1}(p) + D_{t-1}(p + u_{t-1}(p))``.
+- displacement ``D_t``: ``V_t(p) ≈ I(p + D_t(p))`` with the static image I anchored to frame a (``D_a = 0``;
+  a = 0 as in the paper unless that frame is faint, :mod:`kernelvis.decompose.anchor`), so after it
+  ``D_t(p) = u_{t-1}(p) + D_{t-1}(p + u_{t-1}(p))`` and before it the same with the inverse flow.
 - velocity ``v_t`` (apparent content motion from frame t-1 to t, px/frame): the content at p in
   frame t was at ``p - v_t(p)`` in frame t-1, i.e. ``p + D_t(p) = (p - v) + D_{t-1}(p - v)``, so
   ``v_t(p) = D_{t-1}(p - v_t(p)) - D_t(p)``; solved by fixed-point iteration from
@@ -360,16 +361,43 @@ def global_velocity(clips: torch.Tensor, flow: torch.Tensor, steps: int = 80, lr
         return torch.where(stripes[:, None], normal_velocity, velocity)
 
 
-def chain_displacements(flow: torch.Tensor) -> torch.Tensor:
-    """Displacements D (B, T, H, W, 2) relative to frame 0 from pairwise flow u (B, T-1, H, W, 2):
-    ``D_0 = 0``, ``D_t(p) = u_{t-1}(p) + D_{t-1}(p + u_{t-1}(p))`` (D beyond the frame: nearest edge)."""
+def inverse_flow(flow: torch.Tensor, iterations: int = 5) -> torch.Tensor:
+    """The flow w (N, H, W, 2) back from frame t+1 to frame t, ``V_t(p) ≈ V_{t+1}(p + w(p))``, of a pairwise flow
+    u (N, H, W, 2) with ``V_{t+1}(p) ≈ V_t(p + u(p))``: ``w(p) = -u(p + w(p))`` by fixed-point iteration from
+    ``-u`` (exact for a translation; u beyond the frame: nearest edge)."""
+    height, width = flow.shape[1:3]
+    grid = pixel_grid(height, width, flow.device, flow.dtype)
+    maps = flow.permute(0, 3, 1, 2)
+    inverse = -flow
+    for _ in range(iterations):
+        inverse = -sample_at_px(maps, grid + inverse).permute(0, 2, 3, 1)
+    return inverse
+
+
+def chain_displacements(flow: torch.Tensor, anchor: torch.Tensor | None = None) -> torch.Tensor:
+    """Displacements D (B, T, H, W, 2) relative to each clip's anchor frame a (``anchor`` (B,), default 0) from
+    pairwise flow u (B, T-1, H, W, 2): ``D_a = 0``; after it ``D_t(p) = u_{t-1}(p) + D_{t-1}(p + u_{t-1}(p))``;
+    before it the same with the inverse flow (:func:`inverse_flow`) from frame t+1 back to t,
+    ``D_t(p) = w_t(p) + D_{t+1}(p + w_t(p))`` (D beyond the frame: nearest edge)."""
     batch, pairs, height, width, _ = flow.shape
-    displacement = [flow.new_zeros(batch, height, width, 2)]
-    for t in range(pairs):
-        previous = displacement[-1].permute(0, 3, 1, 2)
-        carried = sample_at_px(previous, pixel_grid(height, width, flow.device, flow.dtype) + flow[:, t])
-        displacement.append(flow[:, t] + carried.permute(0, 2, 3, 1))
-    return torch.stack(displacement, dim=1)
+    grid = pixel_grid(height, width, flow.device, flow.dtype)
+
+    def carried(step: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        return step + sample_at_px(previous.permute(0, 3, 1, 2), grid + step).permute(0, 2, 3, 1)
+
+    chains = []
+    for clip in range(batch):
+        first = 0 if anchor is None else int(anchor[clip])
+        frames = [None] * (pairs + 1)
+        frames[first] = flow.new_zeros(height, width, 2)
+        for t in range(first + 1, pairs + 1):
+            frames[t] = carried(flow[clip, t - 1][None], frames[t - 1][None])[0]
+        if first > 0:
+            backward = inverse_flow(flow[clip, :first])
+            for t in range(first - 1, -1, -1):
+                frames[t] = carried(backward[t][None], frames[t + 1][None])[0]
+        chains.append(torch.stack(frames))
+    return torch.stack(chains)
 
 
 def velocity_from_displacement(displacement: torch.Tensor, iterations: int = 3) -> torch.Tensor:

@@ -30,8 +30,8 @@ def save_decomposition(decomposition: Decomposition, out_dir: str | os.PathLike,
 
 def save_decomposition_arrays(decomposition: Decomposition, out_dir: str | os.PathLike,
                               provenance: dict | None = None) -> Path:
-    """Write ``decomposition.npz`` (static, displacement, velocity, recon, static_canvas, margin_px, start
-    and the appearance part: recon_motion_only, recon_appearance_only, gain, offset, residual_coef,
+    """Write ``decomposition.npz`` (static, displacement, velocity, recon, static_canvas, margin_px, start,
+    anchor_frame and the appearance part: recon_motion_only, recon_appearance_only, gain, offset, residual_coef,
     residual_image; ``provenance`` as JSON when given) into ``out_dir``; returns its path."""
     from kernelvis.provenance import provenance_json
 
@@ -41,7 +41,8 @@ def save_decomposition_arrays(decomposition: Decomposition, out_dir: str | os.Pa
     recorded = {} if provenance is None else {"provenance": np.str_(provenance_json(provenance))}
     save_npz(path, static=decomposition.static, displacement=decomposition.displacement,
              velocity=decomposition.velocity, recon=decomposition.recon, static_canvas=decomposition.static_canvas,
-             margin_px=np.int64(decomposition.margin_px), start=np.str_(decomposition.start), **appearance,
+             margin_px=np.int64(decomposition.margin_px), start=np.str_(decomposition.start),
+             anchor_frame=np.int64(decomposition.anchor_frame), **appearance,
              **recorded)
     return path
 
@@ -54,4 +55,7 @@ def load_decomposition(path: str | os.PathLike) -> Decomposition:
         return Decomposition(static=archive["static"], displacement=archive["displacement"],
                              velocity=archive["velocity"], recon=archive["recon"],
                              static_canvas=archive["static_canvas"], margin_px=int(archive["margin_px"]),
-                             start=str(archive["start"]) if "start" in archive.files else "motion", **appearance)
+                             start=str(archive["start"]) if "start" in archive.files else "motion",
+                             # archives written before the anchor could move were all anchored to frame 0
+                             anchor_frame=int(archive["anchor_frame"]) if "anchor_frame" in archive.files else 0,
+                             **appearance)

@@ -68,7 +68,7 @@ def change_shares(video: np.ndarray, static: np.ndarray, recon_motion_only: np.n
                   recon_appearance_only: np.ndarray, recon: np.ndarray) -> dict:
     """How the clip's temporal change splits into motion, appearance change and residual.
 
-    ``E_0 = Σ_t ||V_t − I||²`` is the temporal change (I = the static texture, i.e. frame 0's content).
+    ``E_0 = Σ_t ||V_t − I||²`` is the temporal change (I = the static texture, i.e. the anchor frame's content).
     The fitted model with a component switched off leaves ``E_m = Σ||V − W(I, D)||²`` (motion only),
     ``E_a = Σ||V − A(I)||²`` (appearance only) and ``E_ma = Σ||V − A(W(I, D))||²`` (both).
     The shares are the Shapley values of this two-player game: each component gets its mean gain
@@ -123,7 +123,8 @@ def motion_summary(video: np.ndarray, decomposition: Decomposition) -> dict:
     :func:`kernelvis.geometry.summarize_direction`; pixels weighted by :func:`motion_weights`), the
     change shares (:func:`change_shares`: ``motion_share``, ``appearance_share``, ``residual_share``,
     ``temporal_change``, ``static_clip``), ``motion_index`` (= ``motion_share`` since issue 16; it was
-    :func:`explained_variation` of the texture+motion reconstruction before) and ``decompose_start``
+    :func:`explained_variation` of the texture+motion reconstruction before), ``decompose_start`` and
+    ``anchor_frame`` (the frame the texture is anchored to)
     of a video and its decomposition."""
     video = np.asarray(video, dtype=np.float32)
     direction = summarize_direction(decomposition.velocity, motion_weights(video))
@@ -136,4 +137,5 @@ def motion_summary(video: np.ndarray, decomposition: Decomposition) -> dict:
         **shares,
         "motion_index": shares["motion_share"],
         "decompose_start": decomposition.start,
+        "anchor_frame": int(decomposition.anchor_frame),
     }
