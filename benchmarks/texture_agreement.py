@@ -5,7 +5,9 @@ variant of stage 2 (``DecomposeConfig`` overrides) decomposes the optimal input,
 speed are summarized as summary.json's are, and the kernel's own stage-2 texture is moved in every direction at
 that speed (texture-conditioned tuning, with stage 1's objective and preprocessing, as the workflow's
 ``texture_tuning`` rule does). Printed per layer and variant: the agreement share (over kernels with texture
-DSI > 0.3 and a measurable curve), and per kernel that is counted, its direction, speed and verdict.
+DSI > 0.3 and a measurable curve), the median reconstruction PSNR over all the layer's kernels and how many
+textures are anchored after frame 0, and per kernel that is counted, its anchor frame, PSNR, direction, speed and
+verdict. With ``--json`` every kernel's row, counted or not.
 
 This is how a change to stage 2 is judged on populations rather than on the kernel that prompted it.
 
@@ -60,7 +62,9 @@ def measure_layer(model, layer: str, layer_dir: Path, variants: dict, tuning_con
         results = texture_tuning(model, layer, probes, tuning_config, preprocessing)
         rows[name] = [{"kernel": result.kernel, "direction_deg": summary["direction_deg"],
                        "speed_px_per_frame": summary["speed_px_per_frame"],
-                       "strength": summary["direction_strength"], "texture_peak_deg": result.preferred_direction_deg,
+                       "strength": summary["direction_strength"], "recon_psnr_db": summary["recon_psnr_db"],
+                       "anchor_frame": summary["anchor_frame"], "decompose_start": summary["decompose_start"],
+                       "texture_peak_deg": result.preferred_direction_deg,
                        "texture_dsi": result.dsi, "fraction": result.visualized_fraction,
                        "counted": bool(result.dsi > DSI_THRESHOLD and result.agrees is not None),
                        "agrees": result.agrees, "decompose_s_per_kernel": decompose_s / max(len(stage1s), 1)}
@@ -74,9 +78,13 @@ def report(layer: str, rows: dict) -> None:
         counted = [row for row in kernels if row["counted"]]
         agreeing = sum(bool(row["agrees"]) for row in counted)
         seconds = kernels[0]["decompose_s_per_kernel"] if kernels else 0.0
-        print(f"  {name:>16}: {agreeing}/{len(counted)} agree ({len(kernels)} kernels; stage 2 {seconds:.1f} s a kernel)")
+        psnr = float(np.median([row["recon_psnr_db"] for row in kernels])) if kernels else float("nan")
+        moved = sum(row["anchor_frame"] != 0 for row in kernels)
+        print(f"  {name:>16}: {agreeing}/{len(counted)} agree ({len(kernels)} kernels; stage 2 {seconds:.1f} s a kernel; "
+              f"median reconstruction {psnr:.2f} dB; texture anchored after frame 0 for {moved})")
         for row in counted:
-            print(f"      kernel {row['kernel']:3d}: visualized {row['direction_deg']:6.1f} deg at "
+            print(f"      kernel {row['kernel']:3d} (frame {row['anchor_frame']}, {row['recon_psnr_db']:.1f} dB): "
+                  f"visualized {row['direction_deg']:6.1f} deg at "
                   f"{row['speed_px_per_frame']:.2f} px/frame (strength {row['strength']:.2f}), texture peak "
                   f"{row['texture_peak_deg']:6.1f} deg (DSI {row['texture_dsi']:.2f}, fraction "
                   f"{row['fraction']:.2f}): {'agrees' if row['agrees'] else 'DISAGREES'}")

@@ -63,13 +63,13 @@ def test_chaining_from_a_middle_anchor_gives_displacements_relative_to_it():
 @pytest.fixture(scope="module")
 def fade_in():
     """A noise texture drifting at 40° and 1 px/frame whose first three frames fade in from 15 % contrast,
-    decomposed with the anchor rule and with frame 0 always."""
+    decomposed with the contrast rule, with frame 0 always and with both (the better kept)."""
     frames = 8
     stimulus = synthetic.translating_texture(frames, 32, 40.0, 1.0, seed=3)
     contrast = np.array([0.15, 0.4, 0.65] + [1.0] * (frames - 3), dtype=np.float32)
     video = 0.5 + contrast[:, None, None, None] * (stimulus.video - 0.5)
     fits = {rule: decompose_videos(video[None], DecomposeConfig(anchor=rule, steps=60, appearance_steps=20))[0]
-            for rule in ("contrast", "first")}
+            for rule in ("contrast", "first", "best")}
     return video, stimulus, fits
 
 
@@ -91,3 +91,17 @@ def test_a_fading_in_clip_gets_its_texture_from_the_first_full_contrast_frame(fa
     assert abs(direction.direction_deg - 40.0) < 5 and direction.speed_px_per_frame == pytest.approx(1.0, abs=0.15)
     save_decomposition_arrays(fit, tmp_path)
     assert load_decomposition(tmp_path / "decomposition.npz").anchor_frame == 3
+
+
+def test_anchor_best_keeps_the_better_reconstruction_of_the_two_anchors(fade_in):
+    video, _, fits = fade_in
+
+    def mse(fit):
+        return float(np.mean((fit.recon.astype(np.float64) - video) ** 2))
+
+    best = fits["best"]
+    winner = min(("first", "contrast"), key=lambda rule: mse(fits[rule]))
+    assert best.anchor_frame == fits[winner].anchor_frame
+    assert mse(best) == pytest.approx(mse(fits[winner]), rel=1e-6)
+    with pytest.raises(ValueError, match="best, contrast, first"):
+        DecomposeConfig(anchor="middle")

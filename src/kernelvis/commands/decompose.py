@@ -43,10 +43,12 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
     group.add_argument("--w-tv-static", type=float, default=defaults.tv_static_weight, help="weight of TV(I)")
     group.add_argument("--w-static", type=float, default=defaults.static_weight,
                        help="weight of the MSE between I and the anchor frame")
-    group.add_argument("--anchor", choices=("contrast", "first"), default=defaults.anchor,
-                       help="the frame the static texture I is anchored to: 'contrast' = frame 0 unless it has under "
-                            "3/4 of the clip's highest contrast, then the first frame that has (an optimal input that "
-                            "fades in); 'first' = frame 0 always, as the paper")
+    group.add_argument("--anchor", choices=("first", "contrast", "best"), default=defaults.anchor,
+                       help="the frame the static texture I is anchored to: 'first' = frame 0, as the paper; "
+                            "'contrast' = frame 0 unless it has under 3/4 of the clip's highest contrast, then the first "
+                            "frame that has (an optimal input that fades in; on whole demo layers it reconstructed "
+                            "worse); 'best' = both where they differ, the better reconstruction kept (such a clip is "
+                            "fitted twice)")
     group.add_argument("--paper-weights", action="store_true",
                        help="all four loss weights 1, as in the paper (blurs I on [0,1] videos)")
     group.add_argument("--margin-px", type=int, default=None,

@@ -6,10 +6,17 @@ appearance gain must blow up several times to explain the other frames, while th
 kernel responds to is left to a chain of flows that starts from almost nothing. Measured on the demo model's
 first layer: 4 of 16 optimal inputs have a first frame with under half the contrast of their best frame.
 
-So stage 2 anchors I to frame 0 unless that frame's contrast (the spatial standard deviation of its
-luminance) is under ``ANCHOR_CONTRAST_FRACTION`` of the clip's highest; then to the first frame that reaches it.
-The first frame that does, not the most contrasted one: it keeps the paper's convention wherever the first frame
-is a fair picture of the texture and moves the anchor no further than the fade-in.
+The contrast rule: frame 0 unless that frame's contrast (the spatial standard deviation of its luminance) is
+under ``ANCHOR_CONTRAST_FRACTION`` of the clip's highest; then the first frame that reaches it. The first frame that
+does, not the most contrasted one: it keeps the paper's convention wherever the first frame is a fair picture of the
+texture and moves the anchor no further than the fade-in. ``DecomposeConfig.anchor`` ``best`` fits a clip whose
+anchor the rule moves both ways, from frame 0 and from the rule's frame, and keeps the better final reconstruction.
+
+Stage 2's default stays frame 0 (``first``), the paper's: measured on the demo model's whole conv1 (16 optimal
+inputs, 6 of them anchored later by the rule), the later anchor reconstructed worse (median PSNR over the layer
+18.62 -> 17.94 dB; kernel 0, whose faint first frame prompted this, 21.1 -> 17.8 dB): the gain explains a fade-in
+well, while the motion of the faint frames, reached through a backward chain of flows, is fitted worse. The
+texture-conditioned agreement moved by a kernel either way (docs/methods-stage2.md).
 
 Per clip, batched: ``anchor`` tensors are (B,) frame indices. Helpers move between the T frames of a clip and
 the T-1 frames other than its anchor (what D and the appearance parameters are fitted on).
@@ -21,8 +28,10 @@ import torch
 
 ANCHOR_CONTRAST_FRACTION = 0.75
 """A first frame with less than this fraction of the clip's highest frame contrast is not the anchor."""
-ANCHORS = ("first", "contrast")
-"""``DecomposeConfig.anchor``: ``first`` = frame 0 always (the paper); ``contrast`` = as the module docstring says."""
+ANCHOR_RULES = ("first", "contrast")
+"""What :func:`anchor_frames` picks by: ``first`` = frame 0 always (the paper); ``contrast`` = the rule above."""
+ANCHORS = ANCHOR_RULES + ("best",)
+"""``DecomposeConfig.anchor``: a rule, or ``best``: frame 0 and the contrast rule's frame, the better fit kept."""
 
 
 def frame_contrast(clips: torch.Tensor) -> torch.Tensor:
@@ -32,9 +41,9 @@ def frame_contrast(clips: torch.Tensor) -> torch.Tensor:
 
 def anchor_frames(clips: torch.Tensor, rule: str = "contrast",
                   fraction: float = ANCHOR_CONTRAST_FRACTION) -> torch.Tensor:
-    """(B,) long: each clip's anchor frame by ``rule`` (:data:`ANCHORS`)."""
-    if rule not in ANCHORS:
-        raise ValueError(f"unknown anchor rule {rule!r}; choose from {', '.join(ANCHORS)}")
+    """(B,) long: each clip's anchor frame by ``rule`` (:data:`ANCHOR_RULES`)."""
+    if rule not in ANCHOR_RULES:
+        raise ValueError(f"unknown anchor rule {rule!r}; choose from {', '.join(ANCHOR_RULES)}")
     batch = clips.shape[0]
     if rule == "first":
         return torch.zeros(batch, dtype=torch.long, device=clips.device)
