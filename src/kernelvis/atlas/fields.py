@@ -38,7 +38,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
         ("recon_psnr_db", "reconstruction", "dB", "How closely texture + motion reproduce the optimal input "
                                                   "(higher is closer)."),
         ("anchor_frame", "texture from frame", "", "The frame whose content the static texture is (frame 0 "
-                                                   "unless it is faint: an optimal input that fades in)."),
+                                                   "unless stage 2 was asked to anchor it elsewhere)."),
     ]),
     ("Reliance: what the kernel needs", [
         ("motion_reliance", "motion reliance", "", "Share of the response lost when the texture stands still."),

@@ -5,7 +5,7 @@ Model (docs/methods-stage2.md): ``A_t(x)(p) = g_t(p) x(p) + b_t(p) + c_t R(p)`` 
   ``grid × grid`` control grid per frame and channel (``grid = 1``: one global gain and offset);
 - ``c_t R``: a rank-1 temporal residual, one image R (any content) switched on with one number c_t
   per frame (a cut to another image, a pattern that appears or fades).
-The anchor frame a (frame 0 unless that is faint, :mod:`kernelvis.decompose.anchor`) is the identity
+The anchor frame a (frame 0 by default, :mod:`kernelvis.decompose.anchor`) is the identity
 (``g_a = 1``, ``b_a = 0``, ``c_a = 0``), as D_a = 0: the static texture I is frame a's content, so neither I nor A
 can absorb the other's scale.
 

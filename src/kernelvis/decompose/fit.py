@@ -3,9 +3,9 @@
 
 The fit runs in three steps, each batched over clips and frames:
 1. pairwise flow between consecutive frames, coarse to fine (:mod:`kernelvis.decompose.flow`);
-2. chain it into D_t (I anchored to frame a, ``D_a = 0``: frame 0 as in the paper unless that frame is faint,
-   :mod:`kernelvis.decompose.anchor`) and splat the frames into a static canvas ``margin_px`` larger than the frame on every side, so content that enters from a border
-   over the clip has somewhere to live;
+2. chain it into D_t (I anchored to frame a, ``D_a = 0``: frame 0 by default, as in the paper;
+   :mod:`kernelvis.decompose.anchor`) and splat the frames into a static canvas ``margin_px`` larger than the
+   frame on every side, so content that enters from a border over the clip has somewhere to live;
 3. refine I and D_{1..T-1} jointly with the paper's four losses (reconstruction, TV of D, TV of I,
    closeness of I to frame a), all frames warped by one ``grid_sample``.
 Velocity (apparent content motion, px/frame) follows from D as documented in
@@ -74,8 +74,8 @@ class Decomposition:
     residual_image: np.ndarray | None = None
     """float32 [H, W, 3]: R of the rank-1 appearance change"""
     anchor_frame: int = 0
-    """the frame a that I is anchored to (D_a = 0, the appearance change the identity there; frame 0 unless
-    that frame is faint, :mod:`kernelvis.decompose.anchor`)"""
+    """the frame a that I is anchored to (D_a = 0, the appearance change the identity there; frame 0 by default,
+    ``DecomposeConfig.anchor``, :mod:`kernelvis.decompose.anchor`)"""
     start: str = "motion"
     """which start of the fit was kept: "motion" (from the pairwise flow), "translation" (from one velocity
     for the whole clip, ``DecomposeConfig.rigid_start``) or "appearance" (see ``_fit_two_starts``)"""

@@ -10,7 +10,7 @@ Conventions (the README's Conventions): pixel coordinates (x, y), y down; backwa
 - pairwise flow ``u_t``: ``V_{t+1}(p) ≈ V_t(p + u_t(p))`` (t = 0..T-2); content moving at velocity
   v has ``u_t = -v``.
 - displacement ``D_t``: ``V_t(p) ≈ I(p + D_t(p))`` with the static image I anchored to frame a (``D_a = 0``;
-  a = 0 as in the paper unless that frame is faint, :mod:`kernelvis.decompose.anchor`), so after it
+  a = 0 by default, as in the paper, :mod:`kernelvis.decompose.anchor`), so after it
   ``D_t(p) = u_{t-1}(p) + D_{t-1}(p + u_{t-1}(p))`` and before it the same with the inverse flow.
 - velocity ``v_t`` (apparent content motion from frame t-1 to t, px/frame): the content at p in
   frame t was at ``p - v_t(p)`` in frame t-1, i.e. ``p + D_t(p) = (p - v) + D_{t-1}(p - v)``, so
