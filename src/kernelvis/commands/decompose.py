@@ -24,7 +24,7 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
     ``--steps``/``--lr``; ``short_names=True`` (the decompose command) also accepts ``--steps``/``--lr``.
     The seed and device are read from ``args.seed`` / ``args.device`` (shared with stage 1).
     """
-    from kernelvis.decompose.config import DecomposeConfig
+    from kernelvis.decompose.config import ANCHORS, DecomposeConfig
 
     defaults = DecomposeConfig()
     group = parser.add_argument_group("stage 2 (decomposition)")
@@ -43,7 +43,7 @@ def add_decompose_options(parser, short_names: bool = False) -> None:
     group.add_argument("--w-tv-static", type=float, default=defaults.tv_static_weight, help="weight of TV(I)")
     group.add_argument("--w-static", type=float, default=defaults.static_weight,
                        help="weight of the MSE between I and the anchor frame")
-    group.add_argument("--anchor", choices=("first", "contrast", "best"), default=defaults.anchor,
+    group.add_argument("--anchor", choices=ANCHORS, default=defaults.anchor,
                        help="the frame the static texture I is anchored to: 'first' = frame 0, as the paper; "
                             "'contrast' = frame 0 unless it has under 3/4 of the clip's highest contrast, then the first "
                             "frame that has (an optimal input that fades in; on whole demo layers it reconstructed "

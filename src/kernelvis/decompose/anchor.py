@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import torch
 
+from kernelvis.decompose.config import ANCHORS  # noqa: F401  (re-exported: the rules and "best")
+
 ANCHOR_CONTRAST_FRACTION = 0.75
 """A first frame with less than this fraction of the clip's highest frame contrast is not the anchor."""
 ANCHOR_RULES = ("first", "contrast")
 """What :func:`anchor_frames` picks by: ``first`` = frame 0 always (the paper); ``contrast`` = the rule above."""
-ANCHORS = ANCHOR_RULES + ("best",)
-"""``DecomposeConfig.anchor``: a rule, or ``best``: frame 0 and the contrast rule's frame, the better fit kept."""
 
 
 def frame_contrast(clips: torch.Tensor) -> torch.Tensor:
@@ -44,9 +44,8 @@ def anchor_frames(clips: torch.Tensor, rule: str = "contrast",
     """(B,) long: each clip's anchor frame by ``rule`` (:data:`ANCHOR_RULES`)."""
     if rule not in ANCHOR_RULES:
         raise ValueError(f"unknown anchor rule {rule!r}; choose from {', '.join(ANCHOR_RULES)}")
-    batch = clips.shape[0]
     if rule == "first":
-        return torch.zeros(batch, dtype=torch.long, device=clips.device)
+        return first_frame_anchors(clips.shape[0], clips.device)
     contrast = frame_contrast(clips)
     enough = contrast >= fraction * contrast.amax(dim=1, keepdim=True)
     return enough.to(torch.uint8).argmax(dim=1)  # the first True (the highest frame always qualifies)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ANCHORS = ("first", "contrast", "best")
+"""``DecomposeConfig.anchor``'s values (:mod:`kernelvis.decompose.anchor`, here so the command line needs no torch)."""
+
 
 @dataclass(frozen=True)
 class DecomposeConfig:
@@ -67,8 +70,8 @@ class DecomposeConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        if self.anchor not in ("best", "contrast", "first"):
-            raise ValueError(f"unknown anchor {self.anchor!r}; choose from best, contrast, first")
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"unknown anchor {self.anchor!r}; choose from {', '.join(sorted(ANCHORS))}")
 
     @classmethod
     def before_issue16(cls, **overrides) -> "DecomposeConfig":

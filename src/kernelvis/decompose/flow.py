@@ -385,19 +385,18 @@ def chain_displacements(flow: torch.Tensor, anchor: torch.Tensor | None = None) 
     def carried(step: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         return step + sample_at_px(previous.permute(0, 3, 1, 2), grid + step).permute(0, 2, 3, 1)
 
-    chains = []
-    for clip in range(batch):
-        first = 0 if anchor is None else int(anchor[clip])
-        frames = [None] * (pairs + 1)
-        frames[first] = flow.new_zeros(height, width, 2)
+    anchor = flow.new_zeros(batch, dtype=torch.long) if anchor is None else anchor
+    displacement = flow.new_zeros(batch, pairs + 1, height, width, 2)
+    for first in torch.unique(anchor).tolist():  # clips that share an anchor are chained together
+        members = torch.nonzero(anchor == first).flatten()
+        part = flow[members]
         for t in range(first + 1, pairs + 1):
-            frames[t] = carried(flow[clip, t - 1][None], frames[t - 1][None])[0]
+            displacement[members, t] = carried(part[:, t - 1], displacement[members, t - 1])
         if first > 0:
-            backward = inverse_flow(flow[clip, :first])
+            backward = inverse_flow(part[:, :first].flatten(0, 1)).unflatten(0, (len(members), first))
             for t in range(first - 1, -1, -1):
-                frames[t] = carried(backward[t][None], frames[t + 1][None])[0]
-        chains.append(torch.stack(frames))
-    return torch.stack(chains)
+                displacement[members, t] = carried(backward[:, t], displacement[members, t + 1])
+    return displacement
 
 
 def velocity_from_displacement(displacement: torch.Tensor, iterations: int = 3) -> torch.Tensor:
