@@ -58,6 +58,8 @@ def model_table(model_dir: Path) -> str:
         texture_share = (f"{entry['texture_agreeing']}/{entry['texture_selective']}"
                          + (f" ({entry['texture_peak_agreeing']})" if entry.get("texture_peak_agreeing") else "")
                          if entry.get("texture_selective") not in (None, "", "0") else none_selective)
+        if entry.get("texture_inhibited") not in (None, "", "0"):  # DSI > 0.3 but no motion excites: no verdict
+            texture_share += f", {entry['texture_inhibited']} inhibited"
         refined_share = (f"{entry['refined_texture_agreeing']}/{entry['refined_texture_selective']}"
                          if entry.get("refined_texture_selective") not in (None, "", "0") else none_selective)
         shares = " / ".join(_median(_float(row.get(key)) for row in members)

@@ -167,8 +167,16 @@ def test_summarize_direction_on_known_fields():
     rotation = np.stack([-y, x], -1)  # a vortex: every direction equally, strength ~ 0
     assert summarize_direction(rotation).direction_strength < 1e-9
     mostly_left = np.zeros((2, 5, 2))
-    mostly_left[0, :, 0], mostly_left[1, :, 1] = -3.0, 0.3  # fast pixels count more than slow ones
-    assert summarize_direction(mostly_left).direction_deg == pytest.approx(180.0, abs=2.0)
+    mostly_left[0, :, 0], mostly_left[1, :, 1] = -3.0, 0.3  # a fast row left, a slow row down: the mean velocity
+    mean_vx, mean_vy = -1.5, 0.15                           # (-1.5, 0.15) px/frame, 5.7 deg below left
+    assert summarize_direction(mostly_left).direction_deg == pytest.approx(180.0 + np.degrees(np.arctan(0.1)))
+    assert summarize_direction(mostly_left).direction_strength == pytest.approx(np.hypot(mean_vx, mean_vy) / 1.65)
+    net_right = np.zeros((10, 2))
+    net_right[:8, 0] = 1.0  # eight pixels drift right at 1 px/frame; two fast ones jitter up-left and down-left
+    net_right[8] = (-2.0, -3.0)
+    net_right[9] = (-2.0, 2.5)
+    # the mean velocity (0.4, -0.05) px/frame points right, 7 deg up; weighting by speed would point up-left (153 deg)
+    assert angular_difference_deg(summarize_direction(net_right).direction_deg, 0.0) < 10.0
     weights = np.zeros((6, 6))
     weights[3:] = 1.0  # only the left-moving half counts
     assert summarize_direction(opposed, weights=weights).direction_deg == pytest.approx(180.0)

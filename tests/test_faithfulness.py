@@ -266,19 +266,22 @@ def test_the_layer_counts_the_texture_tunings_own_verdict_and_its_refined_textur
     refined texture is judged against the refined motion."""
     from kernelvis.analysis.faithfulness import faithfulness_row, format_agreement_table, layer_agreement
 
-    def row(kernel, peak, agrees, peak_agrees, refined_agrees=None):
+    def row(kernel, peak, agrees, peak_agrees, refined_agrees=None, excited=True):
         summary = {"direction_deg": 100.0, "texture_preferred_direction_deg": peak, "texture_dsi": 0.7,
                    "texture_agrees": agrees, "texture_peak_agrees": peak_agrees, "texture_drive": 0.4,
+                   "texture_excited": excited,
                    "refined_direction_deg": 90.0, "refined_texture_preferred_direction_deg": 95.0,
                    "refined_texture_dsi": 0.6, "refined_texture_agrees": refined_agrees}
         return faithfulness_row("m", "conv1", kernel, summary, {})
 
     rows = [row(0, 140.0, True, False, True), row(1, 105.0, True, True, False), row(2, 300.0, None, None),
-            row(3, 280.0, False, False, True)]
-    assert [r["texture_direction_selective"] for r in rows] == [1, 1, 0, 1]
-    assert [r["texture_agrees"] for r in rows] == [1, 1, 0, 0]
+            row(3, 280.0, False, False, True), row(4, 230.0, None, None, excited=False)]
+    assert [r["texture_direction_selective"] for r in rows] == [1, 1, 0, 1, 0]
+    assert [r["texture_inhibited"] for r in rows] == [0, 0, 0, 0, 1]  # no verdict because no motion excites it
+    assert [r["texture_agrees"] for r in rows] == [1, 1, 0, 0, 0]
     (layer,) = layer_agreement(rows)
     assert (layer["texture_selective"], layer["texture_agreeing"], layer["texture_peak_agreeing"]) == (3, 2, 1)
+    assert layer["texture_inhibited"] == 1
     assert (layer["refined_texture_selective"], layer["refined_texture_agreeing"]) == (3, 2)
     assert layer["texture_median_drive"] == pytest.approx(0.4)
     assert "| 2 (1) |" in format_agreement_table([layer]) and "| 2 / 3 |" in format_agreement_table([layer])

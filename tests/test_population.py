@@ -121,6 +121,13 @@ def test_texture_agreement_is_added_when_the_summary_records_texture_tuning(summ
     assert (conv1["texture_agreeing"], conv1["texture_selective"]) == (5, 7)
     assert conv1["texture_agreement"] == pytest.approx(5 / 7)
     assert long["texture_selective"] == 0 and math.isnan(long["texture_agreement"])
+    assert conv1["texture_inhibited"] == 0
+    for row in rows:  # recorded verdicts; kernel 5 (selective, 180° off) is one that no motion excites: no verdict
+        k = int(row["kernel"]) if row["layer"] == "conv1" else -1
+        row["texture_agrees"] = "True" if 0 <= k < 5 else ("False" if k == 6 else "")
+        row["texture_excited"] = "False" if k == 5 else ("True" if k >= 0 else "")
+    conv1 = layer_table(rows).to_dict("records")[0]
+    assert (conv1["texture_agreeing"], conv1["texture_selective"], conv1["texture_inhibited"]) == (5, 6, 1)
     assert conv1["agreement"] == 0.5  # the grating verdict is unchanged
     directions = layer_directions(rows)
     assert sorted(directions["conv1"]["texture_preferred"]) == sorted(

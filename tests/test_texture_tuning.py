@@ -318,6 +318,25 @@ def test_a_curve_without_measurable_modulation_has_no_verdict():
     assert summarize_texture_tuning(unknown, _responses_for(1.0 + wiggle, baseline=1.0), CONFIG).measurable is True
 
 
+def test_a_texture_that_no_motion_excites_has_no_verdict():
+    """The channel mean can stay below zero whichever way the texture moves (demo conv3 kernel 0 of a whole-layer
+    run: the best direction gives -3 times the optimum). Above the baseline the curve still has a clear peak, but
+    it is the direction that inhibits the kernel least, not where the kernel wants the texture to move: no
+    verdict, recorded as not excited. Lifted above zero, the same curve gets its verdict."""
+    lobe = np.cos(np.radians(np.arange(CONFIG.directions) * 360.0 / CONFIG.directions - 200.0))
+    probe = TextureProbe(0, grating_texture(10.0), FRAMES, 1.0, 10.0, optimal_activation=5.0)
+    inhibited = summarize_texture_tuning(probe, _responses_for(-3.0 + lobe, baseline=-4.5), CONFIG)
+    assert inhibited.dsi > 0.3 and inhibited.modulation > CONFIG.min_modulation and inhibited.peak_response < 0
+    assert inhibited.excited is False and inhibited.measurable is False and inhibited.agrees is None
+    record = inhibited.record()
+    assert record["texture_excited"] is False and record["texture_agrees"] is None
+    assert inhibited.preferred_direction_deg == pytest.approx(200.0, abs=1.0)  # the curve is still recorded
+    excited = summarize_texture_tuning(probe, _responses_for(1.5 + lobe, baseline=0.0), CONFIG)
+    assert excited.excited is True and excited.measurable is True and excited.agrees is False
+    rectified_zero = summarize_texture_tuning(probe, _responses_for(np.zeros(CONFIG.directions)), CONFIG)
+    assert rectified_zero.excited is False and rectified_zero.agrees is None
+
+
 def test_the_panel_says_whether_the_motion_fits_and_how_much_of_the_texture_best_it_gets():
     from kernelvis.render.panels import _facts_text
 
@@ -326,4 +345,6 @@ def test_the_panel_says_whether_the_motion_fits_and_how_much_of_the_texture_best
     assert "motion fits NO 47%" in " ".join(_facts_text({"texture_agrees": False,
                                                          "texture_visualized_fraction": 0.47}).split())
     assert "motion fits n/a" in " ".join(_facts_text({"texture_agrees": None, "texture_measurable": False}).split())
+    assert "motion fits n/a, inhibits" in " ".join(_facts_text({"texture_agrees": None, "texture_measurable": False,
+                                                                "texture_excited": False}).split())
     assert "motion fits" not in _facts_text({"activation": 1.0})

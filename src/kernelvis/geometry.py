@@ -32,7 +32,8 @@ def angular_difference_deg(a_deg, b_deg):
 @dataclass(frozen=True)
 class DirectionSummary:
     direction_deg: float
-    """Direction of the magnitude-weighted mean velocity."""
+    """Direction of the (weighted) mean velocity: the mean resultant, whose length over the mean speed is
+    ``direction_strength``."""
     direction_strength: float
     """|mean velocity| / mean |velocity|: 1 = one coherent direction, 0 = none (or no motion)."""
     speed_px_per_frame: float
@@ -43,8 +44,13 @@ def summarize_direction(velocity: np.ndarray, weights: np.ndarray | None = None,
     """Summarize a velocity field ``[..., 2]`` (vx, vy) px/frame into one direction.
 
     ``weights`` (broadcastable to ``velocity[..., 0]``) restricts or weights the pixels that count,
-    e.g. an interior mask or where the texture has contrast. ``direction_deg`` is the angle of
-    ``Σ w |v| v``: fast pixels count more, so a few slow, noisy pixels do not swing the direction.
+    e.g. an interior mask or where the texture has contrast. ``direction_deg`` is the angle of the mean
+    velocity ``Σ w v`` (the way the content travels on average) and ``direction_strength`` that mean's length
+    over the mean speed: one vector, its angle and its length. (Until 2026-12 the angle was that of ``Σ w |v| v``,
+    which let fast pixels count more: in an incoherent field those are the noisy ones, and the angle then
+    followed the fastest noise rather than the net motion (demo conv1 kernel 0: 290° against a net 326°,
+    measured on whole layers in docs/results.md). Slow pixels add short vectors to the mean, so they swing it
+    little either way.)
     """
     velocity = np.asarray(velocity, dtype=np.float64)
     vx, vy = velocity[..., 0], velocity[..., 1]
@@ -57,7 +63,5 @@ def summarize_direction(velocity: np.ndarray, weights: np.ndarray | None = None,
     mean_vx = (w * vx).sum() / total_weight
     mean_vy = (w * vy).sum() / total_weight
     strength = float(np.hypot(mean_vx, mean_vy) / mean_speed) if mean_speed > eps else 0.0
-    weighted_vx = (w * speed * vx).sum()
-    weighted_vy = (w * speed * vy).sum()
-    direction = float(direction_deg_of(weighted_vx, weighted_vy)) if mean_speed > eps else 0.0
+    direction = float(direction_deg_of(mean_vx, mean_vy)) if mean_speed > eps else 0.0
     return DirectionSummary(direction, min(strength, 1.0), mean_speed)

@@ -13,7 +13,9 @@ texture* to move? The verdict is the texture tuning's own (``texture_agrees``: t
 visualized direction, or the visualized direction on the curve's plateau; see
 :mod:`kernelvis.analysis.texture_tuning`), recorded beside the peak alone (``texture_peak_agrees``); a kernel
 counts as texture-selective when its texture DSI exceeds ``DSI_THRESHOLD`` and the curve has a verdict
-(measurable modulation, a visualized direction). The same for the refined texture against the refined
+(measurable modulation, a texture that some motion excites, a visualized direction); those with a texture DSI
+above the threshold that no motion excites are counted apart (``texture_inhibited``: no verdict, out of the
+denominator, shown). The same for the refined texture against the refined
 motion (``refined_texture_*``). A kernel whose grating optimum and texture optimum differ by more than ``MAX_ERROR_DEG``
 (both selective) is listed: that is a finding about the network (the aperture problem, texture-dependent
 direction preference), not an error of the decomposition.
@@ -35,7 +37,7 @@ import numpy as np
 
 from kernelvis.analysis.tuning import channel_responses, write_csv
 from kernelvis.analysis.verdict import (DSI_THRESHOLD, MAX_ERROR_DEG, TEXTURE_LABEL_PREFIXES,  # noqa: F401
-                                        texture_verdict_of)
+                                        texture_inhibited, texture_verdict_of)
 from kernelvis.errors import BadInputError
 from kernelvis.geometry import angular_difference_deg
 from kernelvis.models.loaded import LoadedModel
@@ -48,13 +50,13 @@ COLUMNS = ("model", "layer", "kernel", "preferred_direction_deg", "dsi", "prefer
            "direction_deg", "direction_strength", "speed_px_per_frame", "angular_error_deg", "direction_selective",
            "agrees", "texture_preferred_direction_deg", "texture_dsi", "texture_angular_error_deg",
            "texture_direction_selective", "texture_agrees", "texture_peak_agrees", "texture_visualized_fraction",
-           "texture_drive", "refined_texture_direction_selective", "refined_texture_agrees", "grating_vs_texture_deg",
+           "texture_drive", "texture_inhibited", "refined_texture_direction_selective", "refined_texture_agrees", "grating_vs_texture_deg",
            "grating_texture_disagree",
            "activation", "best_grating_activation", "activation_vs_best_grating", "best_clip_activation",
            "activation_vs_best_clip")
 LAYER_COLUMNS = ("model", "layer", "kernels", "selective", "agreeing", "agreement", "median_error_deg",
                  "texture_selective", "texture_agreeing", "texture_agreement", "texture_peak_agreeing",
-                 "texture_median_drive", "refined_texture_selective", "refined_texture_agreeing",
+                 "texture_median_drive", "texture_inhibited", "refined_texture_selective", "refined_texture_agreeing",
                  "refined_texture_agreement", "grating_texture_disagreeing")
 
 
@@ -141,6 +143,7 @@ def faithfulness_row(model_name: str, layer: str, kernel: int, summary: dict, tu
         "texture_peak_agrees": int(bool(texture_selective and texture_peak_agrees)),
         "texture_visualized_fraction": _number(summary, "texture_visualized_fraction"),
         "texture_drive": _number(summary, "texture_drive"),
+        "texture_inhibited": int(texture_inhibited(summary, TEXTURE_LABEL_PREFIXES["stage2"])),
         "refined_texture_direction_selective": int(refined_selective), "refined_texture_agrees": int(refined_agrees),
         "grating_vs_texture_deg": grating_vs_texture,
         "grating_texture_disagree": int(selective and texture_selective and grating_vs_texture > MAX_ERROR_DEG),
@@ -172,6 +175,7 @@ def layer_agreement(rows: Sequence[dict]) -> list[dict]:
                       "texture_agreement": texture_agreeing / len(texture_selective) if texture_selective else math.nan,
                       "texture_peak_agreeing": sum(row["texture_peak_agrees"] for row in texture_selective),
                       "texture_median_drive": float(np.median(drives)) if drives else math.nan,
+                      "texture_inhibited": sum(row.get("texture_inhibited", 0) for row in members),
                       "refined_texture_selective": len(refined_selective), "refined_texture_agreeing": refined_agreeing,
                       "refined_texture_agreement": (refined_agreeing / len(refined_selective) if refined_selective
                                                     else math.nan),
@@ -253,8 +257,8 @@ def format_agreement_table(agreement: Sequence[dict]) -> str:
     texture optima differ."""
     lines = [f"| layer | kernels | gratings: DSI > {DSI_THRESHOLD:g} | within {MAX_ERROR_DEG:g}° | agreement | median "
              f"error | own texture: DSI > {DSI_THRESHOLD:g} | agreeing (peak alone) | agreement | median drive | "
-             f"refined texture: agreeing / selective | gratings and texture disagree (kernels) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             f"inhibited (no verdict) | refined texture: agreeing / selective | gratings and texture disagree (kernels) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 
     def share(value) -> str:
         return f"{100 * value:.0f} %" if math.isfinite(value) else "–"
@@ -266,7 +270,7 @@ def format_agreement_table(agreement: Sequence[dict]) -> str:
                      f"{share(entry['agreement'])} | {median} | {entry.get('texture_selective', 0)} | "
                      f"{entry.get('texture_agreeing', 0)} ({entry.get('texture_peak_agreeing', 0)}) | "
                      f"{share(entry.get('texture_agreement', math.nan))} | "
-                     f"{f'{drive:.2f}' if math.isfinite(drive) else '–'} | "
+                     f"{f'{drive:.2f}' if math.isfinite(drive) else '–'} | {entry.get('texture_inhibited', 0)} | "
                      f"{entry.get('refined_texture_agreeing', 0)} / {entry.get('refined_texture_selective', 0)} | "
                      f"{entry.get('grating_texture_disagreeing') or '–'} |")
     return "\n".join(lines)

@@ -19,7 +19,9 @@ Columns (:data:`LAYER_COLUMNS`, then :data:`TEXTURE_COLUMNS` when the summary ha
   ``agreement`` = agreeing / direction selective (NaN when none is selective);
 - with ``texture_preferred_direction_deg`` and ``texture_dsi`` in the summary (texture-conditioned tuning: the
   kernel's own texture translated in every direction): ``texture_selective``, ``texture_agreeing``,
-  ``texture_agreement``, the same verdict against the texture-conditioned peak. Absent columns leave these out.
+  ``texture_agreement``, the same verdict against the texture-conditioned peak, and ``texture_inhibited``: kernels
+  with a texture DSI above the threshold that no motion of the texture excites (no verdict, so not in
+  ``texture_selective``; :func:`kernelvis.analysis.verdict.texture_inhibited`). Absent columns leave these out.
 
 Angles are degrees counter-clockwise from screen-right in [0, 360) (:mod:`kernelvis.geometry`). No torch here: the
 figures command draws from finished tables.
@@ -35,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from kernelvis.analysis.verdict import (DSI_THRESHOLD, MAX_ERROR_DEG, STATUS_PRIORITY, TEXTURE_LABEL_PREFIXES,
-                                        audit_share, texture_verdict_of)
+                                        audit_share, texture_inhibited, texture_verdict_of)
 from kernelvis.geometry import angular_difference_deg
 
 UNMEASURED = ("dead", "diverged")
@@ -46,7 +48,7 @@ SHARE_KEYS = ("motion_share", "appearance_share", "residual_share")
 LAYER_COLUMNS = ["model", "layer", "kernels", *STATUSES, "audited", "audit_passing", "audit_share", "measured",
                  "speed_median", "speed_q1", "speed_q3", "motion_share_mean", "appearance_share_mean",
                  "residual_share_mean", "direction_selective", "agreeing", "agreement"]
-TEXTURE_COLUMNS = ["texture_selective", "texture_agreeing", "texture_agreement"]
+TEXTURE_COLUMNS = ["texture_selective", "texture_agreeing", "texture_agreement", "texture_inhibited"]
 TEXTURE_KEYS = ("texture_preferred_direction_deg", "texture_dsi")
 """The summary columns of texture-conditioned tuning; with both present the table gets :data:`TEXTURE_COLUMNS`."""
 
@@ -110,6 +112,9 @@ def layer_table(rows: Sequence[dict] | pd.DataFrame) -> pd.DataFrame:
     frame["_selective"], frame["_agrees"] = _agreement(frame, "preferred_direction_deg", "dsi")
     if texture:
         frame["_texture_selective"], frame["_texture_agrees"] = _texture_agreement(frame)
+        frame["_texture_inhibited"] = [
+            texture_inhibited(row, TEXTURE_LABEL_PREFIXES["stage2"]) and status not in UNMEASURED
+            for row, status in zip(frame.astype(object).where(frame.notna(), None).to_dict("records"), frame["status"])]
     extra_statuses = sorted(set(frame["status"]) - set(STATUSES))
     table = []
     for layer, members in frame.groupby("layer", sort=False):
@@ -137,6 +142,8 @@ def layer_table(rows: Sequence[dict] | pd.DataFrame) -> pd.DataFrame:
             row.update({("direction_selective" if not prefix else "texture_selective"): selective,
                         f"{prefix}agreeing": agreeing,
                         f"{prefix}agreement": agreeing / selective if selective else math.nan})
+        if "_texture_inhibited" in members:
+            row["texture_inhibited"] = int(members["_texture_inhibited"].sum())
         table.append(row)
     after = columns.index(STATUSES[-1]) + 1  # unknown statuses beside the known ones
     columns = columns[:after] + [f"status_{status}" for status in extra_statuses] + columns[after:]

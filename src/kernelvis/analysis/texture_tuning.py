@@ -44,6 +44,13 @@ Read-out (per kernel and texture):
   modulation is under ``min_modulation`` (5 %) is a direction tuning in name only (a texture that, moving any
   way, changes the response by a few thousandths of what the kernel can give: its DSI is a ratio of rounding
   errors): ``measurable`` is False and there is no verdict;
+- **excited**: whether any direction at the reference speed drives the kernel's objective above zero. A texture
+  that leaves the kernel at or below zero whichever way it moves (possible with the plain channel mean, which
+  can be negative) does not excite it: its curve above the baseline ranks directions by how little they
+  *inhibit* the kernel, which is not where the kernel wants the texture to move, so ``measurable`` is False
+  there too and there is no verdict. (With the rectified objective such a texture gives a curve of zeros and no
+  verdict already; the channel mean now gets the same answer. Measured on whole layers, docs/results.md: of
+  the kernels so judged before, half agreed, chance for a direction that is not a preference.)
 - **verdict** ``agrees``: the peak within ``tolerance_deg`` (30°) of the visualized direction
   (``peak_agrees``, :func:`texture_agrees`), or the visualized direction on the curve's plateau: its visualized
   fraction at least ``(1 + cos tolerance) / 2`` (0.933 for 30°). That fraction is what a cosine-tuned kernel
@@ -52,7 +59,7 @@ Read-out (per kernel and texture):
   little faster than the kernel's normal speed give two shallow lobes either side of a nearly equal normal,
   and which lobe is the arg-max is chance). A dip deeper than that at the visualized direction (stripes at
   twice the kernel's speed) is still a disagreement. ``agrees_near_peak`` accepts any near peak. None where
-  there is no visualized direction, no response above baseline or no measurable modulation.
+  there is no visualized direction, no response above baseline, no measurable modulation or no excitation.
 
 Everything is batched over a set of probes of one layer (each kernel with its own texture, speed and
 objective): stimuli of all probes are rendered chunk by chunk, each chunk goes through the model once,
@@ -180,7 +187,10 @@ class TextureTuning:
     drive: float | None = None
     """Largest raw response at the reference speed over stage 1's optimal activation."""
     measurable: bool = True
-    """False where the curve's modulation is under ``min_modulation``: no direction preference to verify."""
+    """False where the curve's modulation is under ``min_modulation`` or the texture does not excite the kernel
+    (``excited``): no direction preference to verify."""
+    excited: bool = True
+    """Some direction at the reference speed drives the kernel's objective above zero (``peak_response > 0``)."""
     objective: str = "channel"
     settings: dict = field(default_factory=dict)
 
@@ -204,6 +214,7 @@ class TextureTuning:
             "modulation": self.modulation,
             "drive": self.drive,
             "measurable": self.measurable,
+            "excited": self.excited,
             "angular_error_deg": self.angular_error_deg,
             "near_peaks_deg": " ".join(f"{peak:g}" for peak in self.peak_directions_deg),
             "vector_average_deg": self.vector_average_deg,
@@ -446,7 +457,8 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
     error = (float(angular_difference_deg(visualized, preferred))
              if visualized is not None and preferred is not None else None)
     modulation = _share_of(float(np.max(curve)), probe.optimal_activation)
-    measurable = responsive and (modulation is None or modulation >= config.min_modulation)
+    excited = bool(np.max(raw[reference]) > 0)
+    measurable = responsive and excited and (modulation is None or modulation >= config.min_modulation)
     fraction = curve_fraction_at(directions, curve, visualized, config.peak_harmonics)
     peak_agrees = texture_agrees(visualized, preferred, config.tolerance_deg) if measurable else None
     return TextureTuning(
@@ -465,6 +477,7 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
         agrees_near_peak=texture_agrees(visualized, peaks or None, config.tolerance_deg) if measurable else None,
         peak_agrees=peak_agrees, visualized_fraction=fraction, modulation=modulation,
         drive=_share_of(float(np.max(raw[reference])), probe.optimal_activation), measurable=measurable,
+        excited=excited,
         objective=probe.objective,
         settings={"directions": config.directions, "speed_factors": list(config.speed_factors),
                   "min_speed_px_per_frame": config.min_speed_px_per_frame,
@@ -473,7 +486,9 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
                   "peak_harmonics": config.peak_harmonics,
                   "stimulus": "periodic component, Fourier translation",
                   "preferred": "peak of the curve smoothed to its first peak_harmonics harmonics",
-                  "verdict": "peak within tolerance_deg, or the visualized direction at >= plateau_fraction of it"})
+                  "verdict": "peak within tolerance_deg, or the visualized direction at >= plateau_fraction of it; "
+                             "none where no direction at the reference speed gives a response above zero or the "
+                             "modulation is under min_modulation"})
 
 
 # ---------------------------------------------------------------------------------------------- running

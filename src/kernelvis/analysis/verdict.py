@@ -124,6 +124,14 @@ def _verdict(record: dict, key: str) -> bool | None:
     return None
 
 
+def texture_inhibited(summary: dict, prefix: str) -> bool:
+    """A texture with a direction preference (DSI above the threshold) that no motion excites: every direction at
+    the visualized speed leaves the kernel's objective at or below zero (``{prefix}excited`` recorded false), so
+    its curve ranks the directions that inhibit the kernel least and there is no verdict. Counted apart so that
+    leaving these kernels out of the agreement's denominator is visible."""
+    return _number(summary, f"{prefix}dsi") > DSI_THRESHOLD and _verdict(summary, f"{prefix}excited") is False
+
+
 def texture_verdict_of(summary: dict, prefix: str, visualized_key: str) -> tuple[bool, bool, bool | None]:
     """(selective, agrees, peak agrees) of one texture's tuning in a summary (``prefix`` ``texture_`` or
     ``refined_texture_``): selective = DSI above the threshold with a verdict; the verdict recorded by the texture

@@ -29,10 +29,12 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
          "Optimal input's response divided by the best natural clip's."),
     ]),
     ("Motion of the optimal input", [
-        ("direction_deg", "direction", "°", "Where the visualized content moves: degrees counter-clockwise "
-                                            "from screen-right, up = 90°."),
+        ("direction_deg", "direction", "°", "Where the visualized content moves on average (the direction of "
+                                            "its mean velocity): degrees counter-clockwise from screen-right, "
+                                            "up = 90°."),
         ("speed_px_per_frame", "speed", "px/frame", "How fast the visualized content moves."),
-        ("direction_strength", "coherence", "", "1 = everything moves one way; 0 = no common direction."),
+        ("direction_strength", "coherence", "", "Length of the mean velocity over the mean speed: 1 = everything "
+                                                "moves one way; 0 = no common direction."),
         ("motion_index", "motion index", "", "Share of the clip's change over time that the motion explains "
                                              "(0 = static pattern, 1 = pure motion)."),
         ("recon_psnr_db", "reconstruction", "dB", "How closely texture + motion reproduce the optimal input "

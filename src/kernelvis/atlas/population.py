@@ -121,8 +121,11 @@ def layer_rows_table(rows: list[dict], directions: dict[str, dict], layer_link=N
                  f'<td class="num">{_speed(row)}</td>', f'<td class="shares">{share_bar(row)}</td>',
                  f'<td class="num">{_count(row["agreeing"], row["direction_selective"], "no DSI &gt; 0.3")}</td>']
         if texture:
+            inhibited = row.get("texture_inhibited")  # selective textures no motion excites: no verdict, shown
+            extra = (f' <span title="texture DSI &gt; 0.3, but no motion of it excites the kernel: no verdict">'
+                     f'(+{int(inhibited)} inhibited)</span>' if inhibited and inhibited == inhibited else "")
             cells.append(f'<td class="num">{_count(row.get("texture_agreeing", 0), row.get("texture_selective", 0), "—")}'
-                         "</td>")
+                         f"{extra}</td>")
         css = ' class="current"' if layer == current else ""
         body.append(f'<tr{css} data-layer="{escape(layer)}">{"".join(cells)}</tr>')
     head = "".join(f"<th>{label}</th>" for label in header)

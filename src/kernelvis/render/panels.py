@@ -140,6 +140,8 @@ def _facts_text(facts: dict) -> str:
         fraction = facts.get("texture_visualized_fraction")  # how much of the texture's best the shown motion gets
         share = f" {100 * fraction:.0f}%" if isinstance(fraction, (int, float)) and not isinstance(fraction, bool) else ""
         lines.append(f"{'motion fits':>11} {'yes' if facts['texture_agrees'] else 'NO'}{share}")
+    elif facts.get("texture_excited") is False:  # every motion of the texture leaves the kernel at or below 0
+        lines.append(f"{'motion fits':>11} n/a, inhibits")
     elif facts.get("texture_measurable") is False:  # moving the texture barely changes the response: no verdict
         lines.append(f"{'motion fits':>11} n/a")
     if facts.get("objective"):

@@ -119,7 +119,10 @@ def _bars(axes, row: dict, texture: bool) -> None:
         axes.barh(position, 1.0, color=MISSING_COLOR, height=0.6)
         if math.isfinite(value):
             axes.barh(position, value, color=colour, height=0.6)
-        axes.text(1.02, position, _count_text(row.get(count, 0), row.get(total, 0), empty), va="center", fontsize=7)
+        text = _count_text(row.get(count, 0), row.get(total, 0), empty)
+        if count == "texture_agreeing" and row.get("texture_inhibited"):  # no verdict: no motion excites the texture
+            text += f" (+{int(row['texture_inhibited'])} inhibited)"
+        axes.text(1.02, position, text, va="center", fontsize=7)
     axes.set_yticks(positions)
     axes.set_yticklabels(labels, fontsize=7)
     axes.set_xlim(0, 1)

@@ -151,12 +151,14 @@ def faithfulness_figure(rows: list[dict], agreement: list[dict], dsi_threshold: 
         shares = [value if np.isfinite(value) else 0.0 for value in shares]
         bars = right.bar(positions + offset, shares, width=0.38, color=color, label=label)
         for bar, entry in zip(bars, agreement):
-            right.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02,
-                       f"{entry.get(f'{prefix}agreeing', 0)}/{entry.get(f'{prefix}selective', 0)}", ha="center",
-                       fontsize=7)
+            label_text = f"{entry.get(f'{prefix}agreeing', 0)}/{entry.get(f'{prefix}selective', 0)}"
+            if prefix and entry.get("texture_inhibited"):  # selective textures that no motion excites: no verdict
+                label_text += f"\n+{entry['texture_inhibited']} inh."
+            right.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, label_text, ha="center",
+                       va="bottom", fontsize=7)
     layer_ticks(right, names)
     right.legend(fontsize=7, frameon=False, loc="upper right")
-    right.set(ylim=(0, 1.2), ylabel=f"share within {max_error_deg:.0f}° (DSI > {dsi_threshold:g})")
+    right.set(ylim=(0, 1.3), ylabel=f"share within {max_error_deg:.0f}° (DSI > {dsi_threshold:g})")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
