@@ -133,6 +133,7 @@ def test_texture_agreement_is_added_when_the_summary_records_texture_tuning(summ
     assert sorted(directions["conv1"]["texture_preferred"]) == sorted(
         [(d + 5) % 360 for d in (350, 0, 0, 90, 90)] + [0.0, 90.0])
     assert "texture agreement" in markdown_table(table).splitlines()[0].replace("texture-tuning", "texture")
+    assert "| 5/6 (+1 inhibited) |" in markdown_table(layer_table(rows)).splitlines()[2]
 
 
 def test_direction_histogram_centres_sectors_on_the_axes():

@@ -219,6 +219,9 @@ def markdown_table(table: pd.DataFrame) -> str:
         cells = [str(row["layer"]), str(int(row["kernels"])), statuses or "–", _share(row["audit_passing"], row["audited"]),
                  speed, shares, _share(row["agreeing"], row["direction_selective"])]
         if texture:
-            cells.append(_share(row["texture_agreeing"], row["texture_selective"]))
+            inhibited = row.get("texture_inhibited")  # selective textures that no motion excites: no verdict, shown
+            cells.append(_share(row["texture_agreeing"], row["texture_selective"])
+                         + (f" (+{int(inhibited)} inhibited)" if isinstance(inhibited, (int, float)) and inhibited > 0
+                            else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
