@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from kernelvis.analysis.verdict import (DSI_THRESHOLD, MAX_ERROR_DEG, STATUS_PRIORITY, TEXTURE_LABEL_PREFIXES,
-                                        audit_share, texture_inhibited, texture_verdict_of)
+                                        audit_share, inhibited_suffix, texture_inhibited, texture_verdict_of)
 from kernelvis.geometry import angular_difference_deg
 
 UNMEASURED = ("dead", "diverged")
@@ -86,15 +86,18 @@ def _agreement(frame: pd.DataFrame, preferred_key: str, dsi_key: str) -> tuple[p
     return selective, selective & (error <= MAX_ERROR_DEG)
 
 
-def _texture_agreement(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(selective, agrees) per kernel for its own texture: the texture tuning's recorded verdict
-    (:func:`kernelvis.analysis.verdict.texture_verdict_of`), measured kernels only."""
+def _texture_agreement(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(selective, agrees, inhibited) per kernel for its own texture: the texture tuning's recorded verdict
+    (:func:`kernelvis.analysis.verdict.texture_verdict_of`) and whether it has none because no motion excites the
+    texture (:func:`kernelvis.analysis.verdict.texture_inhibited`), measured kernels only."""
     measured = ~frame["status"].isin(UNMEASURED)
-    verdicts = [texture_verdict_of(row, TEXTURE_LABEL_PREFIXES["stage2"], "direction_deg")
-                for row in frame.astype(object).where(frame.notna(), None).to_dict("records")]
+    prefix = TEXTURE_LABEL_PREFIXES["stage2"]
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    verdicts = [texture_verdict_of(row, prefix, "direction_deg") for row in records]
     selective = pd.Series([v[0] for v in verdicts], index=frame.index, dtype=bool) & measured
     agrees = pd.Series([v[1] for v in verdicts], index=frame.index, dtype=bool) & selective
-    return selective, agrees
+    inhibited = pd.Series([texture_inhibited(row, prefix) for row in records], index=frame.index, dtype=bool) & measured
+    return selective, agrees, inhibited
 
 
 def has_texture_tuning(frame: pd.DataFrame) -> bool:
@@ -111,10 +114,7 @@ def layer_table(rows: Sequence[dict] | pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     frame["_selective"], frame["_agrees"] = _agreement(frame, "preferred_direction_deg", "dsi")
     if texture:
-        frame["_texture_selective"], frame["_texture_agrees"] = _texture_agreement(frame)
-        frame["_texture_inhibited"] = [
-            texture_inhibited(row, TEXTURE_LABEL_PREFIXES["stage2"]) and status not in UNMEASURED
-            for row, status in zip(frame.astype(object).where(frame.notna(), None).to_dict("records"), frame["status"])]
+        frame["_texture_selective"], frame["_texture_agrees"], frame["_texture_inhibited"] = _texture_agreement(frame)
     extra_statuses = sorted(set(frame["status"]) - set(STATUSES))
     table = []
     for layer, members in frame.groupby("layer", sort=False):
@@ -219,9 +219,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         cells = [str(row["layer"]), str(int(row["kernels"])), statuses or "–", _share(row["audit_passing"], row["audited"]),
                  speed, shares, _share(row["agreeing"], row["direction_selective"])]
         if texture:
-            inhibited = row.get("texture_inhibited")  # selective textures that no motion excites: no verdict, shown
             cells.append(_share(row["texture_agreeing"], row["texture_selective"])
-                         + (f" (+{int(inhibited)} inhibited)" if isinstance(inhibited, (int, float)) and inhibited > 0
-                            else ""))
+                         + inhibited_suffix(row.get("texture_inhibited")))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -457,7 +457,8 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
     error = (float(angular_difference_deg(visualized, preferred))
              if visualized is not None and preferred is not None else None)
     modulation = _share_of(float(np.max(curve)), probe.optimal_activation)
-    excited = bool(np.max(raw[reference]) > 0)
+    peak_response = float(np.max(raw[reference]))
+    excited = peak_response > 0
     measurable = responsive and excited and (modulation is None or modulation >= config.min_modulation)
     fraction = curve_fraction_at(directions, curve, visualized, config.peak_harmonics)
     peak_agrees = texture_agrees(visualized, preferred, config.tolerance_deg) if measurable else None
@@ -470,13 +471,13 @@ def summarize_texture_tuning(probe: TextureProbe, responses: np.ndarray,
         speed_clamped=clamped, visualized_direction_deg=visualized, preferred_direction_deg=preferred,
         peak_directions_deg=peaks, dsi=direction_selectivity_index(directions, curve),
         vector_average_deg=average_deg if responsive else None, vector_strength=strength,
-        peak_response=float(np.max(raw[reference])), best_speed_factor=float(factors[best]),
+        peak_response=peak_response, best_speed_factor=float(factors[best]),
         best_speed_px_per_frame=float(factors[best] * speed), best_speed_direction_deg=best_direction,
         angular_error_deg=error,
         agrees=texture_verdict(peak_agrees, fraction, config),
         agrees_near_peak=texture_agrees(visualized, peaks or None, config.tolerance_deg) if measurable else None,
         peak_agrees=peak_agrees, visualized_fraction=fraction, modulation=modulation,
-        drive=_share_of(float(np.max(raw[reference])), probe.optimal_activation), measurable=measurable,
+        drive=_share_of(peak_response, probe.optimal_activation), measurable=measurable,
         excited=excited,
         objective=probe.objective,
         settings={"directions": config.directions, "speed_factors": list(config.speed_factors),

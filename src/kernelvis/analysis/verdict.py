@@ -132,6 +132,14 @@ def texture_inhibited(summary: dict, prefix: str) -> bool:
     return _number(summary, f"{prefix}dsi") > DSI_THRESHOLD and _verdict(summary, f"{prefix}excited") is False
 
 
+def inhibited_suffix(count) -> str:
+    """`` (+N inhibited)`` after a texture-agreement count where N > 0 kernels had no verdict because no motion
+    excites their texture (:func:`texture_inhibited`); empty for 0, None or NaN. One wording for every table and
+    figure that shows the count."""
+    number = _number({"count": count}, "count")
+    return f" (+{int(number)} inhibited)" if number > 0 else ""
+
+
 def texture_verdict_of(summary: dict, prefix: str, visualized_key: str) -> tuple[bool, bool, bool | None]:
     """(selective, agrees, peak agrees) of one texture's tuning in a summary (``prefix`` ``texture_`` or
     ``refined_texture_``): selective = DSI above the threshold with a verdict; the verdict recorded by the texture

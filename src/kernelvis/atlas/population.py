@@ -12,6 +12,7 @@ from html import escape
 
 from kernelvis.analysis.population import (SHARE_KEYS, STATUSES, TEXTURE_COLUMNS, direction_histogram,
                                            layer_directions, layer_table)
+from kernelvis.analysis.verdict import inhibited_suffix
 from kernelvis.atlas.collect import Model
 from kernelvis.atlas.svg import direction_colour
 
@@ -121,9 +122,9 @@ def layer_rows_table(rows: list[dict], directions: dict[str, dict], layer_link=N
                  f'<td class="num">{_speed(row)}</td>', f'<td class="shares">{share_bar(row)}</td>',
                  f'<td class="num">{_count(row["agreeing"], row["direction_selective"], "no DSI &gt; 0.3")}</td>']
         if texture:
-            inhibited = row.get("texture_inhibited")  # selective textures no motion excites: no verdict, shown
+            suffix = inhibited_suffix(row.get("texture_inhibited"))  # no verdict: no motion excites the texture
             extra = (f' <span title="texture DSI &gt; 0.3, but no motion of it excites the kernel: no verdict">'
-                     f'(+{int(inhibited)} inhibited)</span>' if inhibited and inhibited == inhibited else "")
+                     f'{suffix.strip()}</span>' if suffix else "")
             cells.append(f'<td class="num">{_count(row.get("texture_agreeing", 0), row.get("texture_selective", 0), "—")}'
                          f"{extra}</td>")
         css = ' class="current"' if layer == current else ""

@@ -24,6 +24,7 @@ import pandas as pd
 
 from kernelvis.analysis.population import (SHARE_KEYS, STATUSES, TEXTURE_COLUMNS, direction_histogram,
                                            layer_directions, layer_table)
+from kernelvis.analysis.verdict import inhibited_suffix
 from kernelvis.render.figures import SHARES
 from kernelvis.render.layer_labels import row_label
 from kernelvis.render.savefig import plt
@@ -120,8 +121,8 @@ def _bars(axes, row: dict, texture: bool) -> None:
         if math.isfinite(value):
             axes.barh(position, value, color=colour, height=0.6)
         text = _count_text(row.get(count, 0), row.get(total, 0), empty)
-        if count == "texture_agreeing" and row.get("texture_inhibited"):  # no verdict: no motion excites the texture
-            text += f" (+{int(row['texture_inhibited'])} inhibited)"
+        if count == "texture_agreeing":  # kernels without a verdict because no motion excites their texture
+            text += inhibited_suffix(row.get("texture_inhibited"))
         axes.text(1.02, position, text, va="center", fontsize=7)
     axes.set_yticks(positions)
     axes.set_yticklabels(labels, fontsize=7)
